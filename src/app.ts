@@ -1,0 +1,73 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/types.js';
+import { cors } from './http/cors.js';
+import { errorHandler } from './http/errors-middleware.js';
+import { runJob, type JobDeps } from './job/run.js';
+import type { RouteKind } from './pipeline/job.js';
+import type { PluginRunner } from './pipeline/runner.js';
+import type { Forwarder } from './proxy/forward.js';
+import type { BackendPool } from './proxy/pool.js';
+import { listModels } from './models.js';
+
+export interface AppDeps {
+  config: GatewayConfig;
+  log: Logger;
+  pool: BackendPool;
+  forwarder: Forwarder;
+  runner: PluginRunner;
+  /** Jobs in progress (graceful shutdown waits for them). */
+  active: Set<Promise<void>>;
+  /** True once shutdown began: new jobs get 503. */
+  isDraining(): boolean;
+}
+
+const INFERENCE_ROUTES: [string, RouteKind][] = [
+  ['/v1/chat/completions', 'openai_chat'],
+  ['/v1/completions', 'openai_completions'],
+  ['/api/chat', 'ollama_chat'],
+  ['/api/generate', 'ollama_generate'],
+];
+
+/** The Koa app: no listen(), no globals. */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const router = new Router();
+  const jobDeps: JobDeps = {
+    pool: deps.pool,
+    forwarder: deps.forwarder,
+    runner: deps.runner,
+    log: deps.log,
+    bodyLimit: deps.config.server.bodyLimit,
+    maxEventBytes: 64 * 1024 * 1024,
+    active: deps.active,
+  };
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/v1/models', (ctx) => {
+    ctx.body = { object: 'list', data: listModels(deps.pool, deps.config) };
+  });
+  for (const [path, kind] of INFERENCE_ROUTES) {
+    router.post(path, async (ctx) => {
+      if (deps.isDraining()) {
+        ctx.status = 503;
+        ctx.body = { error: { message: 'the gateway is shutting down', type: 'service_unavailable', code: 'shutting_down' } };
+        return;
+      }
+      ctx.respond = false;
+      await runJob(kind, ctx.req, ctx.res, jobDeps);
+    });
+  }
+  for (const plugin of deps.runner.plugins) plugin.routes?.(router);
+
+  app.use(errorHandler(deps.log));
+  app.use(cors());
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.on('error', (err: Error) => deps.log.debug({ err }, 'koa error'));
+  return app;
+}

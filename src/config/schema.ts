@@ -1,0 +1,186 @@
+import type { Spec } from './spec.js';
+
+// The gateway's configuration: every key of CONTRACT.md's config block, with defaults.
+
+const keyEntry: Spec = {
+  kind: 'object',
+  description: 'a key: plain (usually "${ENV_VAR}") or its sha256 hex',
+  fields: {
+    id: { kind: 'string', description: 'name of the key holder (logged, never the key)' },
+    key: { kind: 'string', description: 'the key itself', optional: true },
+    sha256: { kind: 'string', description: 'sha256 hex of the key', optional: true, pattern: /^[0-9a-fA-F]{64}$/ },
+  },
+};
+
+const price: Spec = {
+  kind: 'object',
+  description: 'USD per million tokens',
+  fields: {
+    per_m_input_usd: { kind: 'number', description: 'USD per 1M prompt tokens', min: 0 },
+    per_m_output_usd: { kind: 'number', description: 'USD per 1M completion tokens', min: 0 },
+  },
+};
+
+export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
+
+export const configSpec: Spec = {
+  kind: 'object',
+  description: 'Owlrun gateway configuration',
+  fields: {
+    server: {
+      kind: 'object',
+      description: 'the HTTP listener',
+      fields: {
+        host: { kind: 'string', description: 'address to listen on', default: '127.0.0.1' },
+        port: { kind: 'integer', description: 'port to listen on (0 = any free port)', default: 8080, min: 0, max: 65535 },
+        bodyLimit: { kind: 'size', description: 'largest request body; beyond it 413', default: 1024 * 1024 },
+        maxHeaderBytes: { kind: 'size', description: 'largest request header block; beyond it 431', default: 65536 },
+        shutdownGraceSeconds: { kind: 'duration', description: 'on SIGTERM, how long running streams may finish', default: 30 },
+      },
+    },
+    auth: {
+      kind: 'object',
+      description: 'API keys',
+      fields: {
+        required: { kind: 'boolean', description: 'true: every paid request also needs Authorization: Bearer KEY', default: false },
+        apiKeys: { kind: 'array', description: 'accepted API keys', items: keyEntry },
+      },
+    },
+    backends: {
+      kind: 'array',
+      description: 'inference servers',
+      items: {
+        kind: 'object',
+        description: 'one inference server',
+        fields: {
+          id: { kind: 'string', description: 'unique name of the node' },
+          kind: { kind: 'string', description: 'server software', enum: BACKEND_KINDS },
+          url: { kind: 'string', description: 'base URL, e.g. http://127.0.0.1:11434', pattern: /^https?:\/\/[^\s]+$/ },
+          provider: { kind: 'string', description: 'who earns the provider share (a providers[].id)', optional: true },
+          models: { kind: 'array', description: 'served models; discovered from the backend when left out', items: { kind: 'string', description: 'model name' } },
+          maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node', default: 8, min: 1 },
+          apiKey: { kind: 'string', description: "the backend's own key, sent instead of the client's", optional: true },
+        },
+      },
+    },
+    health: {
+      kind: 'object',
+      description: 'backend health checks',
+      fields: {
+        intervalSeconds: { kind: 'duration', description: 'time between health checks of each node', default: 10 },
+        timeoutMs: { kind: 'integer', description: 'a health check slower than this fails', default: 3000, min: 1 },
+      },
+    },
+    admin: {
+      kind: 'object',
+      description: 'the operator key for /admin/*',
+      fields: {
+        key: { kind: 'string', description: 'admin key (empty: admin endpoints disabled)', optional: true },
+        sha256: { kind: 'string', description: 'sha256 hex of the admin key', optional: true, pattern: /^[0-9a-fA-F]{64}$/ },
+      },
+    },
+    providers: { kind: 'array', description: 'who earns the provider share', items: keyEntry },
+    nodeTtlSeconds: { kind: 'duration', description: 'registered nodes that stop heartbeating leave the pool', default: 90 },
+    payment: {
+      kind: 'object',
+      description: 'Cashu payment',
+      fields: {
+        mints: { kind: 'array', description: 'trusted mint URLs', items: { kind: 'string', description: 'mint URL', pattern: /^https?:\/\/[^\s]+$/ } },
+        minSatsPerJob: { kind: 'integer', description: 'the least a job costs', default: 2, min: 1 },
+        receiptTtl: { kind: 'duration', description: 'how long change stays claimable by receipt', default: 7 * 86400 },
+      },
+    },
+    pricing: {
+      kind: 'object',
+      description: 'prices and margins',
+      fields: {
+        margins: {
+          kind: 'object',
+          description: "the gateway's share of each job",
+          fields: {
+            inference: { kind: 'number', description: 'inference margin (fraction)', default: 0.09, min: 0, max: 0.5 },
+            fx: { kind: 'number', description: 'exchange-rate margin (fraction)', default: 0.01, min: 0, max: 0.5 },
+          },
+        },
+        models: { kind: 'record', description: 'price per model', values: price },
+        default: {
+          kind: 'object',
+          description: 'price of models not listed in pricing.models',
+          fields: {
+            per_m_input_usd: { kind: 'number', description: 'USD per 1M prompt tokens', min: 0, default: 0.1 },
+            per_m_output_usd: { kind: 'number', description: 'USD per 1M completion tokens', min: 0, default: 0.3 },
+          },
+        },
+      },
+    },
+    oracle: {
+      kind: 'object',
+      description: 'BTC/USD rate',
+      fields: {
+        sources: {
+          kind: 'array',
+          description: 'price sources polled for the rate',
+          items: {
+            kind: 'object',
+            description: 'one source',
+            fields: {
+              name: { kind: 'string', description: 'source name' },
+              url: { kind: 'string', description: 'ticker URL' },
+              path: { kind: 'string', description: 'dot path to the price in the JSON answer' },
+              headers: { kind: 'record', description: 'extra request headers', values: { kind: 'string', description: 'value' } },
+            },
+          },
+        },
+        fixedRate: { kind: 'number', description: 'BTC/USD used until a source has answered', default: 100000, min: 1 },
+        intervalSeconds: { kind: 'duration', description: 'time between polls', default: 300 },
+        timeoutMs: { kind: 'integer', description: 'a source slower than this fails', default: 5000, min: 1 },
+      },
+    },
+    store: {
+      kind: 'object',
+      description: 'where money and jobs are kept',
+      fields: { url: { kind: 'string', description: 'sqlite:PATH or postgres://…', default: 'sqlite:data/owlrun.db' } },
+    },
+    devMint: {
+      kind: 'object',
+      description: 'the embedded development mint (fake Lightning, not real money)',
+      fields: {
+        enabled: { kind: 'boolean', description: 'start it', default: false },
+        host: { kind: 'string', description: 'address to listen on', default: '127.0.0.1' },
+        port: { kind: 'integer', description: 'port to listen on', default: 3338, min: 0, max: 65535 },
+        inputFeePpk: { kind: 'integer', description: 'NUT-02 input fee per proof, parts per thousand', default: 0, min: 0 },
+      },
+    },
+    broadcasts: {
+      kind: 'array',
+      description: 'system announcements',
+      items: {
+        kind: 'object',
+        description: 'one announcement',
+        fields: {
+          id: { kind: 'string', description: 'unique id' },
+          message: { kind: 'string', description: 'text' },
+          level: { kind: 'string', description: 'severity', enum: ['info', 'warning', 'critical'], default: 'info' },
+          starts_at: { kind: 'string', description: 'ISO time it starts', optional: true },
+          ends_at: { kind: 'string', description: 'ISO time it ends', optional: true },
+        },
+      },
+    },
+    metrics: {
+      kind: 'object',
+      description: 'Prometheus endpoint',
+      fields: { key: { kind: 'string', description: 'when set, /metrics needs Authorization: Bearer KEY', optional: true } },
+    },
+    log: {
+      kind: 'object',
+      description: 'logging',
+      fields: { level: { kind: 'string', description: 'pino level', default: 'info', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } },
+    },
+    plugins: {
+      kind: 'array',
+      description: 'enabled plugins; [] = a plain proxy',
+      items: { kind: 'string', description: 'plugin name' },
+      default: ['auth', 'payment', 'metering', 'change', 'oracle'],
+    },
+  },
+};

@@ -1,0 +1,123 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { createApp } from './app.js';
+import type { GatewayConfig } from './config/types.js';
+import { createLogger } from './log.js';
+import type { GatewayPlugin } from './pipeline/plugin.js';
+import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
+import { PluginRunner } from './pipeline/runner.js';
+import { Forwarder } from './proxy/forward.js';
+import { BackendPool } from './proxy/pool.js';
+import type { Db } from './store/db.js';
+import { openDb } from './store/open.js';
+import '../plugins/index.js';
+
+export interface GatewayOptions {
+  log?: Logger;
+  /** Use this store instead of opening config.store.url (tests share one). */
+  db?: Db;
+  /** Replace the plugins named in the config (tests). */
+  plugins?: GatewayPlugin[];
+}
+
+/** One running gateway: store, dev mint, backend pool, plugins, HTTP server. */
+export class Gateway {
+  url = '';
+  private draining = false;
+  private readonly sockets = new Set<Socket>();
+  private readonly active = new Set<Promise<void>>();
+  private server?: http.Server;
+  private ownsDb = false;
+  private readonly closers: (() => Promise<void> | void)[] = [];
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly log: Logger,
+    readonly db: Db,
+    readonly pool: BackendPool,
+    readonly runner: PluginRunner,
+    private readonly forwarder: Forwarder,
+  ) {}
+
+  static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+    const log = opts.log ?? createLogger(config.log.level);
+    const db = opts.db ?? (await openDb(config.store.url));
+    const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
+    for (const b of config.backends) pool.add({ ...b, source: 'config' });
+    const deps: PluginDeps = { config, db, log, pool, shared: new Map() };
+    const plugins = opts.plugins ?? (await loadPlugins(config.plugins, deps));
+    const runner = new PluginRunner(plugins, db, log);
+    const gw = new Gateway(config, log, db, pool, runner, new Forwarder());
+    gw.ownsDb = !opts.db;
+    await pool.checkAll();
+    pool.start();
+    await gw.listen();
+    return gw;
+  }
+
+  /** Registers cleanup that runs at shutdown, after the HTTP server closed (e.g. the dev mint). */
+  onClose(fn: () => Promise<void> | void): void {
+    this.closers.push(fn);
+  }
+
+  private async listen(): Promise<void> {
+    const app = createApp({
+      config: this.config,
+      log: this.log,
+      pool: this.pool,
+      forwarder: this.forwarder,
+      runner: this.runner,
+      active: this.active,
+      isDraining: () => this.draining,
+    });
+    const server = http.createServer({ maxHeaderSize: this.config.server.maxHeaderBytes, keepAliveTimeout: 5000 }, app.callback());
+    server.on('connection', (s: Socket) => {
+      s.setNoDelay(true);
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.config.server.port, this.config.server.host, () => resolve());
+    });
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.url = `http://${host}:${addr.port}`;
+    this.log.info({ url: this.url }, 'owlrun gateway listening');
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let running jobs finish for up to graceMs, then cut the
+   * rest (their clients' connections close, which settles them as client_gone), then close.
+   */
+  async shutdown(graceMs = this.config.server.shutdownGraceSeconds * 1000): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeIdleConnections();
+    if (this.active.size > 0) {
+      this.log.info({ jobs: this.active.size, graceMs }, 'draining running jobs');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.active]),
+        new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const s of this.sockets) s.destroy();
+    await Promise.allSettled([...this.active]);
+    await closed;
+    this.pool.stop();
+    this.forwarder.close();
+    await this.runner.close();
+    for (const fn of this.closers.reverse()) await fn();
+    if (this.ownsDb) await this.db.close();
+    this.log.info('owlrun gateway stopped');
+  }
+}

@@ -1,0 +1,20 @@
+import type { Middleware } from 'koa';
+
+export const EXPOSED_HEADERS = 'X-Cashu, X-Cashu-Change, X-Cashu-Receipt, X-Cashu-Cost-Sats, X-Cashu-Change-Sats';
+
+/** CORS for browsers and web agents on other origins: preflight answered, payment headers readable. */
+export function cors(): Middleware {
+  return async (ctx, next) => {
+    ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
+    ctx.set('Vary', 'Origin');
+    ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      ctx.set('Access-Control-Allow-Headers', ctx.get('Access-Control-Request-Headers') || 'Authorization, Content-Type, X-Cashu');
+      ctx.set('Access-Control-Max-Age', '86400');
+      ctx.status = 204;
+      return;
+    }
+    await next();
+  };
+}

@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import { readBody, parseJsonObject } from '../http/body.js';
+import { sendError, sendJson } from '../http/respond.js';
+import type { Job, JobOutcome, RouteKind } from '../pipeline/job.js';
+import type { PluginRunner } from '../pipeline/runner.js';
+import { ConnectError, Forwarder, type Upstream } from '../proxy/forward.js';
+import type { BackendPool } from '../proxy/pool.js';
+import { jsonBodyEvent } from '../stream/json-body.js';
+import { NdjsonParser } from '../stream/ndjson.js';
+import { relayStream } from '../stream/relay.js';
+import { SseParser } from '../stream/sse.js';
+import { responseHeaders, streamFormatOf } from './response-headers.js';
+
+export interface JobDeps {
+  pool: BackendPool;
+  forwarder: Forwarder;
+  runner: PluginRunner;
+  log: Logger;
+  bodyLimit: number;
+  /** Largest event (SSE/NDJSON) or non-streaming body accepted from a backend. */
+  maxEventBytes: number;
+  /** Jobs in progress, for graceful shutdown. */
+  active: Set<Promise<void>>;
+}
+
+/** Backend statuses that mean "this node refused, try another" (queue full, gateway errors). */
+const REFUSALS = new Set([502, 503, 504]);
+
+/** Ollama's native API streams unless told not to; the OpenAI API does not unless asked. */
+function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
+  if (body.stream === undefined || body.stream === null) return route === 'ollama_chat' || route === 'ollama_generate';
+  if (typeof body.stream !== 'boolean') throw new GatewayError('invalid_request', '"stream" must be true or false');
+  return body.stream;
+}
+
+/** Runs one inference request end to end; owns the raw response. Settlement runs exactly once. */
+export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps): Promise<void> {
+  let raw: Buffer;
+  let body: Record<string, unknown>;
+  let stream: boolean;
+  try {
+    raw = await readBody(req, deps.bodyLimit);
+    body = parseJsonObject(raw);
+    if (typeof body.model !== 'string' || body.model === '') throw new GatewayError('invalid_request', '"model" must be a non-empty string');
+    stream = wantsStream(route, body);
+  } catch (err) {
+    return sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'));
+  }
+
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const model = body.model as string;
+  const route0 = deps.pool.route(model);
+  const job: Job = {
+    id: randomBytes(12).toString('base64url'),
+    route,
+    path: req.url ?? '/',
+    model,
+    stream,
+    headers: { ...req.headers },
+    rawBody: raw,
+    body,
+    bodyChanged: false,
+    modelKnown: route0.known,
+    candidates: route0.candidates,
+    responseHeaders: {},
+    state: {},
+    startedAt: performance.now(),
+    signal: abort.signal,
+  };
+  const done = new JobRun(job, req, res, deps).run();
+  deps.active.add(done);
+  try {
+    await done;
+  } finally {
+    deps.active.delete(done);
+  }
+}
+
+class JobRun {
+  private settled = false;
+
+  constructor(
+    private readonly job: Job,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly deps: JobDeps,
+  ) {}
+
+  async run(): Promise<void> {
+    const { job, deps } = this;
+    try {
+      const verdict = await deps.runner.onRequest(job);
+      if (verdict.kind === 'reply') {
+        await this.settle('refused', false, false);
+        return sendJson(this.res, verdict.status, verdict.body, { ...job.responseHeaders, ...verdict.headers });
+      }
+      if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
+      if (!job.modelKnown) return await this.failBeforeOutput('no_backend_for_model', `no backend serves model "${job.model}"`);
+      if (job.candidates.length === 0) return await this.failBeforeOutput('backend_unavailable', `no healthy node has room for model "${job.model}"`);
+      deps.runner.transformRequest(job);
+      const upstream = await this.connect();
+      if (!upstream) return;
+      await this.respond(upstream);
+    } catch (err) {
+      deps.log.error({ err, job: job.id }, 'job failed');
+      if (!this.settled) await this.settle(this.res.headersSent ? 'backend_failed' : 'failed', this.res.headersSent, this.res.headersSent);
+      if (!this.res.headersSent) sendError(this.res, 'internal_error', this.job.responseHeaders);
+      else if (!this.res.writableEnded) this.res.end();
+    } finally {
+      if (job.node) job.node.inFlight--;
+    }
+  }
+
+  /** Tries the candidates in order until one answers with something other than a refusal. */
+  private async connect(): Promise<Upstream | undefined> {
+    const { job, deps } = this;
+    const body = job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
+    let lastStatus: number | undefined;
+    for (const node of job.candidates) {
+      if (!node.healthy || !node.hasRoom) continue;
+      if (job.signal.aborted) break;
+      node.inFlight++;
+      job.node = node;
+      try {
+        const upstream = await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
+        const status = upstream.response.statusCode ?? 502;
+        if (REFUSALS.has(status) && node !== job.candidates[job.candidates.length - 1]) {
+          lastStatus = status;
+          upstream.abort();
+          node.failovers++;
+          deps.log.warn({ node: node.id, status, job: job.id }, 'node refused; trying the next one');
+        } else {
+          return upstream;
+        }
+      } catch (err) {
+        if (!(err instanceof ConnectError)) throw err;
+        deps.pool.markFailed(node, err.message);
+        node.failovers++;
+      }
+      node.inFlight--;
+      job.node = undefined;
+    }
+    if (job.signal.aborted) {
+      await this.settle('client_gone', false, false);
+      return undefined;
+    }
+    await this.failBeforeOutput('backend_unavailable', lastStatus ? `every node refused (last: HTTP ${lastStatus})` : 'no node could be reached');
+    return undefined;
+  }
+
+  private async respond(upstream: Upstream): Promise<void> {
+    const { job, res } = this;
+    const up = upstream.response;
+    const status = up.statusCode ?? 502;
+    job.format = status < 400 ? streamFormatOf(up.headers['content-type']) : 'json';
+    if (status >= 400 || job.format === 'json') return this.respondWhole(upstream, status);
+
+    res.writeHead(status, responseHeaders(up.headers, job.responseHeaders, true));
+    res.flushHeaders();
+    const parser = job.format === 'sse' ? new SseParser({ maxEventBytes: this.deps.maxEventBytes }) : new NdjsonParser({ maxEventBytes: this.deps.maxEventBytes });
+    const runner = this.deps.runner;
+    await relayStream(upstream, res, parser, job.format === 'sse', {
+      onEvent: (ev) => runner.onStreamEvent(ev, job),
+      onWrite: () => {
+        job.firstByteAt ??= performance.now();
+      },
+      finish: (end) => this.settle(end.outcome, true, end.delivered),
+    });
+  }
+
+  /** Non-streaming bodies and backend errors: read whole (bounded), settle, then answer. */
+  private async respondWhole(upstream: Upstream, status: number): Promise<void> {
+    const { job, res, deps } = this;
+    let body: Buffer;
+    try {
+      body = await readUpstream(upstream, deps.maxEventBytes, job.signal);
+    } catch (err) {
+      upstream.abort();
+      if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
+      return this.failBeforeOutput('backend_error', `the backend broke before answering: ${(err as Error).message}`);
+    }
+    if (status >= 400) {
+      // The backend's own error (bad request, context too long…): nothing was produced, nothing is charged.
+      await this.settle('failed', false, false);
+      res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, body.length));
+      return void res.end(body);
+    }
+    const action = deps.runner.onStreamEvent(jsonBodyEvent(body), job);
+    const out = action.kind === 'replace' || (action.kind === 'cut' && action.bytes) ? (action as { bytes: Buffer }).bytes : body;
+    await this.settle(job.signal.aborted ? 'client_gone' : 'ok', false, !job.signal.aborted);
+    if (res.destroyed) return;
+    res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, out.length));
+    job.firstByteAt ??= performance.now();
+    res.end(out);
+  }
+
+  private async failBeforeOutput(code: 'no_backend_for_model' | 'backend_unavailable' | 'backend_error', message: string): Promise<void> {
+    await this.settle('failed', false, false);
+    sendError(this.res, code, this.job.responseHeaders, message);
+  }
+
+  /** Exactly once per job. A failing settlement is logged; the journal settles it at the next start. */
+  private async settle(outcome: JobOutcome, headersSent: boolean, delivered: boolean): Promise<Buffer[]> {
+    if (this.settled) return [];
+    this.settled = true;
+    try {
+      return await this.deps.runner.settle(this.job, { outcome, headersSent, delivered });
+    } catch (err) {
+      this.deps.log.error({ err, job: this.job.id, outcome }, 'settlement failed; left for recovery');
+      return [];
+    }
+  }
+}
+
+function readUpstream(upstream: Upstream, limit: number, signal: AbortSignal): Promise<Buffer> {
+  const src = upstream.response;
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onAbort = () => reject(new Error('client went away'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    src.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        src.destroy();
+        reject(new Error(`body over ${limit} bytes`));
+      } else chunks.push(c);
+    });
+    src.once('end', () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(Buffer.concat(chunks, size));
+    });
+    src.once('error', reject);
+    src.once('aborted', () => reject(new Error('upstream aborted')));
+    src.once('close', () => {
+      if (!src.readableEnded) reject(new Error('upstream closed'));
+    });
+  });
+}

@@ -1,0 +1,29 @@
+import type Router from '@koa/router';
+import type { Job, Settlement } from './job.js';
+import type { StreamAction, StreamEvent } from '../stream/event.js';
+
+export type Verdict =
+  | { readonly kind: 'continue' }
+  | { readonly kind: 'reply'; readonly status: number; readonly body: unknown; readonly headers?: Record<string, string> };
+
+export const CONTINUE: Verdict = Object.freeze({ kind: 'continue' });
+
+/**
+ * A plugin implements only the phases it needs. All phases run in priority order, high → low,
+ * ties by name. onSettle runs exactly once per job that reached onRequest, whatever happened.
+ */
+export interface GatewayPlugin {
+  readonly name: string;
+  readonly priority: number;
+  /** Checks and claims; a `reply` verdict stops the chain and is sent to the client. */
+  onRequest?(job: Job): Promise<Verdict>;
+  /** Only the changes payment needs (caps, usage requests). Sets job.bodyChanged when it changes job.body. */
+  transformRequest?(job: Job): void;
+  /** Synchronous, per event, on the hot path. Every plugin sees every event. */
+  onStreamEvent?(event: StreamEvent, job: Job): StreamAction;
+  /** Bills, pays change, credits; all plugins share one store transaction. */
+  onSettle?(job: Job, settlement: Settlement): Promise<void>;
+  /** Mounts the plugin's own HTTP endpoints (e.g. GET /v1/change/{receipt}). */
+  routes?(router: Router): void;
+  close?(): Promise<void>;
+}

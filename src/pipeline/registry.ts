@@ -1,0 +1,39 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/types.js';
+import { ConfigError } from '../config/spec.js';
+import type { BackendPool } from '../proxy/pool.js';
+import type { Db } from '../store/db.js';
+import type { GatewayPlugin } from './plugin.js';
+
+/** What a plugin may use. Shared services are created once by the gateway and handed to all. */
+export interface PluginDeps {
+  config: GatewayConfig;
+  db: Db;
+  log: Logger;
+  pool: BackendPool;
+  /** Services shared between plugins (keyed by name), filled by plugins' create() in load order. */
+  shared: Map<string, unknown>;
+}
+
+export type PluginFactory = (deps: PluginDeps) => Promise<GatewayPlugin>;
+
+/** Every plugin the gateway ships; `plugins:` in the config picks which run. */
+const REGISTRY: Record<string, () => Promise<PluginFactory>> = {};
+
+export function registerPlugin(name: string, load: () => Promise<PluginFactory>): void {
+  REGISTRY[name] = load;
+}
+
+export function knownPlugins(): string[] {
+  return Object.keys(REGISTRY);
+}
+
+export async function loadPlugins(names: readonly string[], deps: PluginDeps): Promise<GatewayPlugin[]> {
+  const out: GatewayPlugin[] = [];
+  for (const [i, name] of names.entries()) {
+    const load = REGISTRY[name];
+    if (!load) throw new ConfigError(`plugins[${i}]`, `unknown plugin "${name}" (known: ${knownPlugins().join(', ') || 'none'})`);
+    out.push(await (await load())(deps));
+  }
+  return out;
+}

@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.js';
+import { PASS, type StreamAction, type StreamEvent } from '../stream/event.js';
+import type { Job, JobOutcome, Settlement } from './job.js';
+import { PHASES, PLUGIN_MEMBERS } from './phases.js';
+import { CONTINUE, type GatewayPlugin, type Verdict } from './plugin.js';
+
+const KNOWN_MEMBERS = new Set<string>([...PHASES, ...PLUGIN_MEMBERS]);
+
+/** Rejects a plugin that exposes a member outside the closed phase list (a typo'd phase would never run). */
+export function checkPlugin(plugin: GatewayPlugin): void {
+  const members = new Set<string>([...Object.keys(plugin), ...protoMembers(plugin)]);
+  for (const m of members) {
+    if (typeof (plugin as unknown as Record<string, unknown>)[m] === 'function' && !KNOWN_MEMBERS.has(m)) {
+      throw new Error(`plugin ${plugin.name}: "${m}" is not a phase (phases: ${PHASES.join(', ')})`);
+    }
+  }
+}
+
+function protoMembers(obj: object): string[] {
+  const out: string[] = [];
+  for (let p = Object.getPrototypeOf(obj); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    out.push(...Object.getOwnPropertyNames(p).filter((n) => n !== 'constructor' && !n.startsWith('_') && !n.startsWith('#')));
+  }
+  return out;
+}
+
+export interface SettleInput {
+  outcome: JobOutcome;
+  headersSent: boolean;
+  delivered: boolean;
+}
+
+/** Runs the enabled plugins' phases in priority order (high → low, then by name). */
+export class PluginRunner {
+  readonly plugins: readonly GatewayPlugin[];
+  private readonly onRequestChain: GatewayPlugin[];
+  private readonly transformChain: GatewayPlugin[];
+  private readonly eventChain: GatewayPlugin[];
+  private readonly settleChain: GatewayPlugin[];
+
+  constructor(
+    plugins: GatewayPlugin[],
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {
+    plugins.forEach(checkPlugin);
+    this.plugins = [...plugins].sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name));
+    this.onRequestChain = this.plugins.filter((p) => p.onRequest);
+    this.transformChain = this.plugins.filter((p) => p.transformRequest);
+    this.eventChain = this.plugins.filter((p) => p.onStreamEvent);
+    this.settleChain = this.plugins.filter((p) => p.onSettle);
+  }
+
+  get hasEventHandlers(): boolean {
+    return this.eventChain.length > 0;
+  }
+
+  async onRequest(job: Job): Promise<Verdict> {
+    for (const p of this.onRequestChain) {
+      const verdict = await p.onRequest!(job);
+      if (verdict.kind === 'reply') return verdict;
+    }
+    return CONTINUE;
+  }
+
+  transformRequest(job: Job): void {
+    for (const p of this.transformChain) p.transformRequest!(job);
+  }
+
+  /** Combines the plugins' actions: cut beats drop beats replace (the last one) beats pass. */
+  onStreamEvent(event: StreamEvent, job: Job): StreamAction {
+    let result = PASS;
+    for (const p of this.eventChain) {
+      const action = p.onStreamEvent!(event, job);
+      if (action.kind === 'pass') continue;
+      if (action.kind === 'cut' || (action.kind === 'drop' && result.kind !== 'cut') || (action.kind === 'replace' && (result.kind === 'pass' || result.kind === 'replace'))) {
+        result = action;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Runs every plugin's onSettle inside ONE store transaction; returns the trailer bytes.
+   * A failing settle rolls the transaction back and is rethrown: the job stays in the journal
+   * and is settled again at the next start-up.
+   */
+  async settle(job: Job, input: SettleInput): Promise<Buffer[]> {
+    if (this.settleChain.length === 0) return [];
+    // Both lists are made inside the transaction: PostgreSQL may run it again on a conflict.
+    const { trailer, after } = await this.db.tx(async (sql) => {
+      const out: Buffer[] = [];
+      const hooks: (() => void)[] = [];
+      const settlement: Settlement = { ...input, sql, trailer: out, afterCommit: (fn) => hooks.push(fn) };
+      for (const p of this.settleChain) await p.onSettle!(job, settlement);
+      return { trailer: out, after: hooks };
+    });
+    for (const fn of after) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ err, job: job.id }, 'after-commit hook failed');
+      }
+    }
+    return trailer;
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.plugins) await p.close?.();
+  }
+}

@@ -1,0 +1,71 @@
+import type { BackendKind } from '../config/types.js';
+
+/** One inference server in the pool: configured in YAML or registered at run time. */
+export interface BackendNodeSpec {
+  id: string;
+  kind: BackendKind;
+  url: string;
+  provider?: string;
+  /** Fixed model list; when empty the models are discovered from the backend. */
+  models: string[];
+  maxConcurrent: number;
+  apiKey?: string;
+  /** 'config' nodes stay; 'registered' nodes leave when expiresAt passes. */
+  source: 'config' | 'registered';
+  expiresAt?: number;
+}
+
+export class BackendNode {
+  readonly id: string;
+  readonly kind: BackendKind;
+  url: string;
+  provider?: string;
+  maxConcurrent: number;
+  apiKey?: string;
+  readonly source: 'config' | 'registered';
+  expiresAt?: number;
+  /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
+  models = new Set<string>();
+  readonly fixedModels: boolean;
+  healthy = false;
+  /** Health has been checked at least once. */
+  checked = false;
+  inFlight = 0;
+  failovers = 0;
+  lastError?: string;
+
+  constructor(spec: BackendNodeSpec) {
+    this.id = spec.id;
+    this.kind = spec.kind;
+    this.url = spec.url.replace(/\/+$/, '');
+    this.provider = spec.provider;
+    this.maxConcurrent = spec.maxConcurrent;
+    this.apiKey = spec.apiKey;
+    this.source = spec.source;
+    this.expiresAt = spec.expiresAt;
+    this.fixedModels = spec.models.length > 0;
+    this.setModels(spec.models);
+  }
+
+  setModels(names: readonly string[]): void {
+    const set = new Set<string>();
+    for (const n of names) {
+      set.add(n);
+      if (this.kind === 'ollama' && n.endsWith(':latest')) set.add(n.slice(0, -':latest'.length));
+    }
+    this.models = set;
+  }
+
+  /** The names to list in /v1/models (aliases left out). */
+  listedModels(): string[] {
+    return [...this.models].filter((m) => !(this.kind === 'ollama' && this.models.has(`${m}:latest`)));
+  }
+
+  serves(model: string): boolean {
+    return this.models.has(model);
+  }
+
+  get hasRoom(): boolean {
+    return this.inFlight < this.maxConcurrent;
+  }
+}

@@ -1,0 +1,106 @@
+import type { Logger } from 'pino';
+import { BackendNode, type BackendNodeSpec } from './node.js';
+import { probeNode } from './health.js';
+
+export interface Route {
+  /** Some node (healthy or not) serves the model. */
+  known: boolean;
+  /** Healthy nodes serving the model with room, fewest requests in flight first. */
+  candidates: BackendNode[];
+}
+
+/** The nodes the gateway can send jobs to, kept fresh by periodic health checks. */
+export class BackendPool {
+  private readonly nodes = new Map<string, BackendNode>();
+  private timer?: NodeJS.Timeout;
+  private rotation = 0;
+
+  constructor(
+    private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; now?: () => number },
+  ) {}
+
+  add(spec: BackendNodeSpec): BackendNode {
+    const node = new BackendNode(spec);
+    const old = this.nodes.get(spec.id);
+    if (old) node.inFlight = old.inFlight;
+    this.nodes.set(spec.id, node);
+    return node;
+  }
+
+  remove(id: string): void {
+    this.nodes.delete(id);
+  }
+
+  get(id: string): BackendNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  all(): BackendNode[] {
+    return [...this.nodes.values()];
+  }
+
+  route(model: string): Route {
+    let known = false;
+    const candidates: BackendNode[] = [];
+    for (const node of this.nodes.values()) {
+      if (!node.serves(model)) continue;
+      known = true;
+      if (node.healthy && node.hasRoom) candidates.push(node);
+    }
+    if (candidates.length > 1) {
+      // Fewest in flight first; equal load is rotated so idle nodes share the work.
+      const r = this.rotation++;
+      const n = candidates.length;
+      const order = new Map(candidates.map((c, i) => [c, (i + r) % n]));
+      candidates.sort((a, b) => a.inFlight - b.inFlight || order.get(a)! - order.get(b)!);
+    }
+    return { known, candidates };
+  }
+
+  /** A node whose connection failed leaves the pool until its next successful health check. */
+  markFailed(node: BackendNode, reason: string): void {
+    node.healthy = false;
+    node.lastError = reason;
+    this.opts.log.warn({ node: node.id, reason }, 'backend failed; out of the pool until it answers again');
+  }
+
+  async check(node: BackendNode): Promise<void> {
+    const result = await probeNode(node, this.opts.timeoutMs);
+    const wasHealthy = node.healthy;
+    node.checked = true;
+    node.healthy = result.ok;
+    node.lastError = result.ok ? undefined : result.error;
+    if (result.ok && result.models && !node.fixedModels) node.setModels(result.models);
+    if (wasHealthy !== node.healthy || !node.checked) {
+      this.opts.log.info({ node: node.id, healthy: node.healthy, error: node.lastError }, 'backend health changed');
+    }
+  }
+
+  async checkAll(): Promise<void> {
+    const now = (this.opts.now ?? Date.now)();
+    for (const node of this.nodes.values()) {
+      if (node.source === 'registered' && node.expiresAt !== undefined && node.expiresAt <= now) {
+        this.opts.log.info({ node: node.id }, 'registered node stopped heartbeating; removed');
+        this.nodes.delete(node.id);
+      }
+    }
+    await Promise.all([...this.nodes.values()].map((n) => this.check(n)));
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.checkAll()
+        .catch((err: unknown) => this.opts.log.error({ err }, 'health check round failed'))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.opts.intervalMs).unref();
+        });
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs).unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,96 @@
+// Newline-delimited JSON framing (Ollama native streams) that keeps every input byte.
+
+import { StreamFrameError, type EventParser, type StreamEvent } from './event.js';
+import { PendingBytes } from './pending.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+class NdjsonEvent implements StreamEvent {
+  readonly format = 'ndjson' as const;
+  readonly data: string | undefined;
+  readonly terminal: boolean;
+  private readonly value: unknown;
+
+  /** `end` is the offset of the line terminator (raw.length for a final line without one). */
+  constructor(
+    readonly raw: Buffer,
+    end: number,
+  ) {
+    if (end > 0 && raw[end - 1] === CR) end--;
+    if (end === 0) {
+      this.data = undefined;
+      this.terminal = false;
+      return;
+    }
+    const data = raw.toString('utf8', 0, end);
+    this.data = data;
+    try {
+      this.value = JSON.parse(data);
+    } catch {
+      this.value = undefined;
+    }
+    const v = this.value;
+    this.terminal =
+      typeof v === 'object' && v !== null && (v as { done?: unknown }).done === true;
+  }
+
+  /** Parsed once, when the line was framed (terminal detection needs it). */
+  json(): unknown {
+    return this.value;
+  }
+}
+
+/**
+ * Splits an NDJSON byte stream into one event per line. Contract:
+ * - each event's `raw` is exactly the line's input bytes including its LF, so the raws of all
+ *   events (push results, then end()) concatenate to the input byte for byte;
+ * - lines end at LF only; a CR before the LF is kept in `raw` and stripped from `data`;
+ * - every chunk byte is scanned once; a line inside one chunk is not copied (raw is a view of the
+ *   chunk), one spanning chunks is copied O(1) times per byte;
+ * - a line longer than maxEventBytes (pending or complete) throws StreamFrameError, after which
+ *   the parser must not be used again.
+ */
+export class NdjsonParser implements EventParser {
+  private readonly maxEventBytes: number;
+  /** Bytes of the current line from earlier chunks. */
+  private pending = new PendingBytes();
+
+  constructor(opts: { maxEventBytes: number }) {
+    this.maxEventBytes = opts.maxEventBytes;
+  }
+
+  push(chunk: Buffer): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    const n = chunk.length;
+    let start = 0;
+    let lf = chunk.indexOf(LF);
+    while (lf !== -1) {
+      const next = lf + 1;
+      const raw =
+        this.pending.length === 0
+          ? chunk.subarray(start, next)
+          : this.pending.take(chunk.subarray(0, next));
+      if (raw.length > this.maxEventBytes) this.tooLarge(raw.length);
+      out.push(new NdjsonEvent(raw, raw.length - 1));
+      start = next;
+      lf = next < n ? chunk.indexOf(LF, next) : -1;
+    }
+    if (start < n) {
+      this.pending.add(start === 0 ? chunk : chunk.subarray(start));
+      if (this.pending.length > this.maxEventBytes) this.tooLarge(this.pending.length);
+    }
+    return out;
+  }
+
+  end(): StreamEvent[] {
+    const raw = this.pending.take();
+    return raw.length === 0 ? [] : [new NdjsonEvent(raw, raw.length)];
+  }
+
+  private tooLarge(len: number): never {
+    throw new StreamFrameError(
+      `NDJSON line of at least ${len} bytes exceeds the limit of ${this.maxEventBytes} bytes`,
+    );
+  }
+}

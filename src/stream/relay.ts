@@ -1,0 +1,126 @@
+import type { ServerResponse } from 'node:http';
+import type { Upstream } from '../proxy/forward.js';
+import { StreamFrameError, type EventParser, type StreamAction, type StreamEvent } from './event.js';
+
+export type RelayOutcome = 'ok' | 'cut' | 'backend_failed' | 'client_gone';
+
+export interface RelayEnd {
+  outcome: RelayOutcome;
+  /** The upstream's terminal marker ([DONE] / "done":true) went through. */
+  terminalSeen: boolean;
+  /** Some body bytes were written to the client. */
+  delivered: boolean;
+  error?: string;
+}
+
+export interface RelayHooks {
+  /** Per event, synchronous: what to write for it. */
+  onEvent(event: StreamEvent): StreamAction;
+  /** Once, when the relay ends however it ends; resolves to the bytes to append (the change). */
+  finish(end: RelayEnd): Promise<Buffer[]>;
+  /** Called with each write to the client (first-byte timing). */
+  onWrite?(): void;
+}
+
+const SSE_DONE = Buffer.from('data: [DONE]\n\n');
+
+/**
+ * Relays an upstream event stream to the client, event by event, with backpressure.
+ * MUST hold: the client's stream always ends cleanly once the upstream ends, breaks, or is cut
+ * (an SSE stream that lost its [DONE] gets one), `finish` runs exactly once, and its trailer
+ * is the last thing written. A client that goes away aborts the upstream at once.
+ * Not built on pipeline(): the client's response must outlive a dying upstream and receive a
+ * trailer produced after an asynchronous settlement.
+ */
+export function relayStream(upstream: Upstream, res: ServerResponse, parser: EventParser, sse: boolean, hooks: RelayHooks): Promise<void> {
+  const source = upstream.response;
+  let ended = false;
+  let terminalSeen = false;
+  let delivered = false;
+
+  return new Promise<void>((resolve) => {
+    const write = (buf: Buffer) => {
+      if (buf.length === 0 || res.destroyed) return;
+      delivered = true;
+      hooks.onWrite?.();
+      if (!res.write(buf) && !ended) {
+        source.pause();
+        res.once('drain', () => source.resume());
+      }
+    };
+
+    /** Applies the plugins' actions; returns false when the stream was cut. */
+    const handle = (events: StreamEvent[]): boolean => {
+      for (const ev of events) {
+        if (ev.terminal) terminalSeen = true;
+        const action = hooks.onEvent(ev);
+        switch (action.kind) {
+          case 'pass':
+            write(ev.raw);
+            break;
+          case 'replace':
+            write(action.bytes);
+            break;
+          case 'drop':
+            break;
+          case 'cut':
+            write(action.bytes ?? ev.raw);
+            return false;
+        }
+      }
+      return true;
+    };
+
+    const finish = (outcome: RelayOutcome, error?: string) => {
+      if (ended) return;
+      ended = true;
+      source.off('data', onData);
+      if (outcome !== 'ok') upstream.abort();
+      const closing = sse && !terminalSeen && outcome !== 'client_gone' ? [SSE_DONE] : [];
+      hooks
+        .finish({ outcome, terminalSeen, delivered, error })
+        .catch(() => [] as Buffer[])
+        .then((trailer) => {
+          if (!res.destroyed && !res.writableEnded) {
+            const tail = Buffer.concat([...closing, ...trailer]);
+            if (tail.length > 0) delivered = true;
+            res.end(tail);
+          }
+          resolve();
+        });
+    };
+
+    const onData = (chunk: Buffer) => {
+      if (ended) return;
+      let events: StreamEvent[];
+      try {
+        events = parser.push(chunk);
+      } catch (err) {
+        finish('backend_failed', err instanceof StreamFrameError ? err.message : String(err));
+        return;
+      }
+      if (!handle(events)) finish('cut');
+    };
+
+    source.on('data', onData);
+    source.once('end', () => {
+      if (ended) return;
+      let rest: StreamEvent[] = [];
+      try {
+        rest = parser.end();
+      } catch {
+        /* a partial event at EOF is a broken stream; reported below */
+      }
+      if (!handle(rest)) return finish('cut');
+      finish(terminalSeen ? 'ok' : 'backend_failed', terminalSeen ? undefined : 'upstream ended before its terminal marker');
+    });
+    source.once('error', (err) => finish('backend_failed', err.message));
+    source.once('aborted', () => finish('backend_failed', 'upstream aborted'));
+    source.once('close', () => {
+      if (!source.readableEnded) finish('backend_failed', 'upstream closed');
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) finish('client_gone');
+    });
+  });
+}
