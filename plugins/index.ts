@@ -1,5 +1,8 @@
 // Registers every plugin the gateway ships. `plugins:` in the config picks which run.
 import { registerPlugin } from '../src/pipeline/registry.js';
 
-export const SHIPPED_PLUGINS = [] as const;
-void registerPlugin;
+registerPlugin('auth', async () => (await import('./auth/index.js')).create);
+registerPlugin('payment', async () => (await import('./payment/index.js')).create);
+registerPlugin('metering', async () => (await import('./metering/index.js')).create);
+registerPlugin('change', async () => (await import('./change/index.js')).create);
+registerPlugin('oracle', async () => (await import('./oracle/index.js')).create);

@@ -45,10 +45,20 @@ export class Gateway {
     const db = opts.db ?? (await openDb(config.store.url));
     const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
     for (const b of config.backends) pool.add({ ...b, source: 'config' });
+    const closers: (() => Promise<void>)[] = [];
+    if (config.devMint.enabled) {
+      // Before the plugins: the wallet's start-up recovery may need to reach it.
+      const { createDevMint } = await import('./devmint/index.js');
+      const mint = await createDevMint({ db, inputFeePpk: config.devMint.inputFeePpk, log: (m) => log.warn(m) });
+      const url = await mint.listen(config.devMint.port, config.devMint.host);
+      log.warn({ url }, 'development mint running: its sats are NOT real money (fake Lightning)');
+      closers.push(() => mint.close());
+    }
     const deps: PluginDeps = { config, db, log, pool, shared: new Map() };
     const plugins = opts.plugins ?? (await loadPlugins(config.plugins, deps));
     const runner = new PluginRunner(plugins, db, log);
     const gw = new Gateway(config, log, db, pool, runner, new Forwarder());
+    gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
     await pool.checkAll();
     pool.start();

@@ -50,5 +50,11 @@ function crossCheck(cfg: GatewayConfig): GatewayConfig {
     throw new ConfigError('auth.apiKeys', 'auth.required is true but no API key is set (is the environment variable exported?)');
   }
   cfg.payment.mints = cfg.payment.mints.map((m) => m.replace(/\/+$/, ''));
+  if (cfg.plugins.includes('payment')) {
+    for (const needed of ['metering', 'change']) {
+      if (!cfg.plugins.includes(needed)) throw new ConfigError('plugins', `the payment plugin needs "${needed}" too: a claimed payment must be billed and settled`);
+    }
+    if (cfg.payment.mints.length === 0) throw new ConfigError('payment.mints', 'the payment plugin needs at least one trusted mint');
+  }
   return cfg;
 }

@@ -21,6 +21,9 @@ const price: Spec = {
   },
 };
 
+/** Every plugin the gateway ships (plugins/<name>/). */
+export const PLUGIN_NAMES = ['auth', 'payment', 'metering', 'change', 'oracle', 'metrics'] as const;
+
 export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
 
 export const configSpec: Spec = {
@@ -179,7 +182,7 @@ export const configSpec: Spec = {
     plugins: {
       kind: 'array',
       description: 'enabled plugins; [] = a plain proxy',
-      items: { kind: 'string', description: 'plugin name' },
+      items: { kind: 'string', description: 'plugin name', enum: PLUGIN_NAMES },
       default: ['auth', 'payment', 'metering', 'change', 'oracle'],
     },
   },

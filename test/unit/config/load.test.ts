@@ -21,12 +21,12 @@ describe('config', () => {
 
   it('substitutes ${ENV} from the environment', () => {
     assert.equal(substituteEnv('key: "${A}" b: ${B_2}', { A: 'x', B_2: 'y' }), 'key: "x" b: y');
-    const cfg = parseConfig('auth: { apiKeys: [ { id: demo, key: "${K}" } ] }', { K: 'secret' });
+    const cfg = parseConfig('plugins: [auth]\nauth: { apiKeys: [ { id: demo, key: "${K}" } ] }', { K: 'secret' });
     assert.equal(cfg.auth.apiKeys[0]?.key, 'secret');
   });
 
-  it('fills defaults for an empty file', () => {
-    const cfg = parseConfig('', {});
+  it('fills defaults for a config that only names its plugins', () => {
+    const cfg = parseConfig('plugins: []', {});
     assert.equal(cfg.server.host, '127.0.0.1');
     assert.equal(cfg.payment.receiptTtl, 7 * 86400);
     assert.equal(cfg.pricing.default.per_m_output_usd, 0.3);
@@ -42,6 +42,9 @@ describe('config', () => {
     ['payment: { minSatsPerJob: 0 }', 'payment.minSatsPerJob'],
     ['server: { bodyLimit: lots }', 'server.bodyLimit'],
     ['auth: { required: true }', 'auth.apiKeys'],
+    ['plugins: [payment, metering, change]', 'payment.mints'],
+    ['plugins: [payment]\npayment: { mints: ["http://m"] }', 'plugins'],
+    ['plugins: [nonsense]', 'plugins[0]'],
     ['backends: [ { id: a, kind: vllm, url: "http://x" }, { id: a, kind: vllm, url: "http://y" } ]', 'backends[1].id'],
   ];
   for (const [yaml, path] of bad) {
@@ -51,7 +54,7 @@ describe('config', () => {
   }
 
   it('parses sizes and durations', () => {
-    const cfg = parseConfig('server: { bodyLimit: 64kb }\npayment: { receiptTtl: 2d }\nnodeTtlSeconds: 5m', {});
+    const cfg = parseConfig('plugins: []\nserver: { bodyLimit: 64kb }\npayment: { receiptTtl: 2d }\nnodeTtlSeconds: 5m', {});
     assert.equal(cfg.server.bodyLimit, 65536);
     assert.equal(cfg.payment.receiptTtl, 172800);
     assert.equal(cfg.nodeTtlSeconds, 300);

@@ -1,0 +1,34 @@
+import { GatewayError, errorBody } from '../../src/errors.js';
+import { bearer, KeyRing } from '../../src/http/keys.js';
+import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
+import type { PluginDeps } from '../../src/pipeline/registry.js';
+
+declare module '../../src/pipeline/job.js' {
+  interface PluginStates {
+    auth?: { keyId: string };
+  }
+}
+
+/**
+ * API keys (`auth.required`): checked first, before anything touches the payment token, so a
+ * 401 leaves the client's ecash untouched. With `required: false` the ecash is the credential.
+ */
+export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+  const ring = new KeyRing(deps.config.auth.apiKeys);
+  const required = deps.config.auth.required;
+  return {
+    name: 'auth',
+    priority: 1000,
+    async onRequest(job): Promise<Verdict> {
+      const presented = bearer(job.headers.authorization);
+      const keyId = ring.match(presented);
+      if (keyId) {
+        job.state.auth = { keyId };
+        return CONTINUE;
+      }
+      if (!required) return CONTINUE;
+      const err = new GatewayError(presented ? 'auth_invalid_key' : 'auth_missing_key');
+      return { kind: 'reply', status: err.status, body: errorBody(err.code), headers: { 'WWW-Authenticate': 'Bearer' } };
+    },
+  };
+}

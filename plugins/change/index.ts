@@ -1,0 +1,112 @@
+import { errorBody } from '../../src/errors.js';
+import { settleOrphans } from '../../src/money/recovery.js';
+import { moneyServices } from '../../src/money/services.js';
+import { settleMoney } from '../../src/money/settle.js';
+import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginDeps } from '../../src/pipeline/registry.js';
+import type { Job } from '../../src/pipeline/job.js';
+
+const RECONCILE_MS = 30_000;
+/** A claim unanswered for this long is settled by the reconciler (the wallet restored it first). */
+const IN_DOUBT_AGE_MS = 60_000;
+
+export interface ChangeEvent {
+  type: 'cashu_change';
+  token: string;
+  change_sats: number;
+  cost_sats: number;
+}
+
+/** The change as the last event of a stream: an SSE data event, or an NDJSON line. */
+export function changeEventBytes(format: Job['format'], ev: ChangeEvent): Buffer {
+  const json = JSON.stringify(ev);
+  return Buffer.from(format === 'sse' ? `data: ${json}\n\n` : `${json}\n`);
+}
+
+/**
+ * Settles every paid job exactly once: change from the proofs the claim produced (no mint
+ * call), the bill and both shares recorded in the same transaction. Delivers the change as the
+ * stream's last event or in X-Cashu-Change, and by receipt at GET /v1/change/{receipt}.
+ * At start-up, and then periodically, settles jobs a stopped process or a lost claim left open.
+ */
+export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+  const money = await moneyServices(deps);
+  const ttl = deps.config.payment.receiptTtl;
+  const running = new Set<string>();
+
+  await money.wallet.recoverPending({ minAgeMs: 0 });
+  const orphans = await money.jobs.unsettled();
+  if (orphans.length > 0) await settleOrphans(orphans, money, deps.db, ttl, deps.log);
+
+  const reconcile = async () => {
+    await money.wallet.recoverPending({ minAgeMs: IN_DOUBT_AGE_MS });
+    const cutoff = Date.now() - IN_DOUBT_AGE_MS;
+    const stale = (await money.jobs.unsettled()).filter((r) => r.state === 'claiming' && r.created_at < cutoff && !running.has(r.id));
+    if (stale.length > 0) await settleOrphans(stale, money, deps.db, ttl, deps.log);
+    await money.jobs.expireChange(Date.now());
+  };
+  const timer = setInterval(() => reconcile().catch((err: unknown) => deps.log.error({ err }, 'reconcile failed')), RECONCILE_MS).unref();
+
+  return {
+    name: 'change',
+    priority: 700,
+
+    async onRequest(job) {
+      running.add(job.id);
+      return { kind: 'continue' };
+    },
+
+    async onSettle(job, s) {
+      running.delete(job.id);
+      const p = job.state.payment;
+      if (!p) return;
+      const bill = job.state.metering?.bill ?? { costSats: 0, gatewaySats: 0, providerSats: 0 };
+      const usage = job.state.metering?.usage;
+      const { changeSats, token } = await settleMoney(s.sql, money, {
+        jobId: job.id,
+        format: p.format,
+        mint: p.mint,
+        held: p.held,
+        bill,
+        outcome: s.outcome,
+        nodeId: job.node?.id ?? null,
+        provider: job.node?.provider ?? null,
+        promptTokens: usage?.promptTokens ?? 0,
+        completionTokens: usage?.completionTokens ?? 0,
+        tokenSource: usage?.source ?? 'estimated',
+        ttlSeconds: ttl,
+        now: Date.now(),
+      });
+      const cost = Math.min(bill.costSats, p.held);
+      if (s.headersSent) {
+        if (job.format === 'sse' || job.format === 'ndjson') {
+          s.trailer.push(changeEventBytes(job.format, { type: 'cashu_change', token, change_sats: changeSats, cost_sats: cost }));
+        }
+      } else {
+        if (token) job.responseHeaders['X-Cashu-Change'] = token;
+        job.responseHeaders['X-Cashu-Cost-Sats'] = String(cost);
+        job.responseHeaders['X-Cashu-Change-Sats'] = String(changeSats);
+      }
+    },
+
+    routes(router) {
+      router.get('/v1/change/:receipt', async (ctx) => {
+        const row = await money.jobs.byReceipt(ctx.params.receipt ?? '');
+        if (!row || (row.state === 'settled' && (row.expires_at ?? 0) < Date.now())) {
+          ctx.status = 404;
+          ctx.body = errorBody('receipt_not_found');
+          return;
+        }
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body =
+          row.state === 'settled'
+            ? { status: 'settled', token: row.change_token ?? '', change_sats: row.change_sats ?? 0, cost_sats: row.cost_sats ?? 0 }
+            : { status: 'pending', token: '', change_sats: 0, cost_sats: 0 };
+      });
+    },
+
+    async close() {
+      clearInterval(timer);
+    },
+  };
+}

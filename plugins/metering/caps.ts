@@ -1,0 +1,57 @@
+import type { BackendKind } from '../../src/config/types.js';
+import type { RouteKind } from '../../src/pipeline/job.js';
+
+// Caps the output length to what the payment covers, with each server's own parameter names
+// (wire-formats.md §5.9). Returns true when the body changed.
+
+const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined);
+
+function capField(body: Record<string, unknown>, field: string, budget: number, always: boolean): boolean {
+  const current = positive(body[field]);
+  if (current !== undefined && current <= budget) return false;
+  if (current === undefined && !always) return false;
+  body[field] = budget;
+  return true;
+}
+
+export function capOutput(body: Record<string, unknown>, route: RouteKind, kind: BackendKind, budget: number): boolean {
+  if (route === 'ollama_chat' || route === 'ollama_generate') {
+    const options = typeof body.options === 'object' && body.options !== null && !Array.isArray(body.options) ? (body.options as Record<string, unknown>) : {};
+    const changed = capField(options, 'num_predict', budget, true);
+    if (changed) body.options = options;
+    return changed;
+  }
+  let changed = false;
+  if (kind === 'ollama') {
+    // Ollama's /v1 reads max_tokens only: a client's max_completion_tokens would be lost.
+    const mct = positive(body.max_completion_tokens);
+    if (body.max_completion_tokens !== undefined) {
+      delete body.max_completion_tokens;
+      changed = true;
+      const mt = positive(body.max_tokens);
+      if (mct !== undefined && (mt === undefined || mct < mt)) body.max_tokens = mct;
+    }
+    return capField(body, 'max_tokens', budget, true) || changed;
+  }
+  // vLLM and llama.cpp prefer max_completion_tokens over max_tokens (llama.cpp: n_predict over both).
+  changed = capField(body, 'max_completion_tokens', budget, false) || changed;
+  changed = capField(body, 'max_tokens', budget, body.max_completion_tokens === undefined) || changed;
+  if (kind === 'llamacpp' || kind === 'openai') changed = capField(body, 'n_predict', budget, false) || changed;
+  return changed;
+}
+
+/** Asks an OpenAI-route stream for usage; returns true when the gateway added it (and must strip it). */
+export function requestUsage(body: Record<string, unknown>, route: RouteKind, kind: BackendKind): boolean {
+  if (route !== 'openai_chat' && route !== 'openai_completions') return false;
+  if (body.stream !== true) return false;
+  // Ollama's /v1/completions would put a zero usage on every chunk: estimate there instead.
+  if (kind === 'ollama' && route === 'openai_completions') return false;
+  const so = body.stream_options;
+  if (typeof so === 'object' && so !== null && !Array.isArray(so)) {
+    if ((so as Record<string, unknown>).include_usage === true) return false;
+    body.stream_options = { ...(so as Record<string, unknown>), include_usage: true };
+    return true;
+  }
+  body.stream_options = { include_usage: true };
+  return true;
+}

@@ -1,0 +1,114 @@
+import type { Bill, Quote } from '../../src/billing/billing.js';
+import type { Progress } from '../../src/ledger/jobs.js';
+import { moneyServices } from '../../src/money/services.js';
+import type { Job } from '../../src/pipeline/job.js';
+import { CONTINUE, type GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { DROP, PASS, type StreamAction, type StreamEvent } from '../../src/stream/event.js';
+import { capOutput, requestUsage } from './caps.js';
+import { UsageCounter, type Usage } from './usage.js';
+
+export interface MeteringState {
+  counter: UsageCounter;
+  /** Completion tokens the payment buys (undefined: unpaid job, no budget). */
+  maxTokens?: number;
+  /** The gateway asked for stream usage the client did not: the usage chunk is taken out again. */
+  injectedUsage: boolean;
+  cut: boolean;
+  usage?: Usage;
+  bill?: Bill;
+}
+
+declare module '../../src/pipeline/job.js' {
+  interface PluginStates {
+    metering?: MeteringState;
+    /** The job's price, fixed by the payment plugin when the job is accepted. */
+    quote?: Quote;
+  }
+}
+
+const FLUSH_MS = 500;
+const BILLED_OUTCOMES = new Set(['ok', 'cut', 'backend_failed', 'client_gone']);
+
+/**
+ * Counts tokens on every event, caps the request to what the payment covers, cuts a stream
+ * that runs past its budget, and bills the job at settlement from the backend's usage (or an
+ * estimate, never zero for delivered output). Delivered-token progress of paid jobs is
+ * journaled every FLUSH_MS in one batch, so a killed gateway can bill what was delivered.
+ */
+export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+  const money = await moneyServices(deps);
+  const running = new Map<string, { st: MeteringState; job: Job }>();
+  const flushed = new Map<string, number>();
+  const timer = setInterval(() => {
+    const progress = new Map<string, Progress>();
+    for (const [id, { st, job }] of running) {
+      const n = st.counter.completionSoFar;
+      if (n > (flushed.get(id) ?? 0)) progress.set(id, { tokens: n, nodeId: job.node?.id ?? null, provider: job.node?.provider ?? null });
+    }
+    if (progress.size === 0) return;
+    for (const [id, p] of progress) flushed.set(id, p.tokens);
+    money.jobs.recordProgress(progress).catch((err: unknown) => deps.log.error({ err }, 'journal flush failed'));
+  }, FLUSH_MS).unref();
+
+  const doneMarker = (job: Job): Buffer | undefined =>
+    job.format === 'ndjson' ? Buffer.from(JSON.stringify({ model: job.model, created_at: new Date().toISOString(), done: true, done_reason: 'length' }) + '\n') : undefined;
+
+  return {
+    name: 'metering',
+    priority: 800,
+
+    async onRequest(job) {
+      job.state.metering = { counter: new UsageCounter(), injectedUsage: false, cut: false };
+      return CONTINUE;
+    },
+
+    transformRequest(job) {
+      const st = job.state.metering!;
+      const kind = job.candidates[0]?.kind ?? 'openai';
+      const payment = job.state.payment;
+      if (payment && job.state.quote) {
+        st.maxTokens = money.billing.budget(job.state.quote, payment.held);
+        if (capOutput(job.body, job.route, kind, st.maxTokens)) job.bodyChanged = true;
+        running.set(job.id, { st, job });
+      }
+      if (requestUsage(job.body, job.route, kind)) {
+        st.injectedUsage = true;
+        job.bodyChanged = true;
+      }
+    },
+
+    onStreamEvent(ev: StreamEvent, job): StreamAction {
+      const st = job.state.metering;
+      if (!st || ev.data === undefined) return PASS;
+      const json = ev.json();
+      st.counter.observe(json);
+      if (st.injectedUsage && ev.format === 'sse' && UsageCounter.isUsageChunk(json)) return DROP;
+      if (st.maxTokens !== undefined && !st.cut && st.counter.completionSoFar > st.maxTokens && ev.format !== 'json') {
+        // Past the paid budget (the backend ignored the cap): stop here, without this event.
+        st.cut = true;
+        return { kind: 'cut', bytes: doneMarker(job) ?? Buffer.alloc(0) };
+      }
+      return PASS;
+    },
+
+    async onSettle(job, s) {
+      const st = job.state.metering;
+      running.delete(job.id);
+      flushed.delete(job.id);
+      if (!st) return;
+      const q = job.state.quote;
+      const usage = st.counter.result(q?.promptEstimate ?? 0);
+      if (st.maxTokens !== undefined && usage.completionTokens > st.maxTokens) usage.completionTokens = st.maxTokens;
+      st.usage = usage;
+      const payment = job.state.payment;
+      if (!payment || !q) return;
+      const billable = BILLED_OUTCOMES.has(s.outcome) && (s.outcome === 'ok' || usage.completionTokens > 0);
+      st.bill = billable ? money.billing.bill(q, usage.promptTokens, usage.completionTokens, payment.held) : { costSats: 0, gatewaySats: 0, providerSats: 0 };
+    },
+
+    async close() {
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { countTextTokens } from '../../src/billing/estimate.js';
+
+// Reads token counts and delivered text out of every response shape the backends send
+// (wire-formats.md §5.6): OpenAI `usage` (last non-zero wins: vLLM continuous usage is
+// cumulative), llama.cpp `timings`, Ollama `prompt_eval_count`/`eval_count` (missing = 0).
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  source: 'backend' | 'estimated';
+}
+
+export class UsageCounter {
+  /** Events that carried output (text, reasoning or tool calls): a lower bound of completion tokens. */
+  outputEvents = 0;
+  private reportedPrompt?: number;
+  private reportedCompletion?: number;
+  private readonly text: string[] = [];
+  private timingsPrompt?: number;
+  private timingsCompletion?: number;
+
+  /** Completion tokens delivered so far, as best known now (for budget cuts and the journal). */
+  get completionSoFar(): number {
+    return Math.max(this.outputEvents, this.reportedCompletion ?? 0);
+  }
+
+  /** True when the event is the usage-only chunk of an OpenAI stream (`choices: []` + usage). */
+  static isUsageChunk(json: unknown): boolean {
+    return isObj(json) && Array.isArray(json.choices) && json.choices.length === 0 && isObj(json.usage);
+  }
+
+  observe(json: unknown): void {
+    if (!isObj(json) || 'error' in json) return;
+    this.readCounts(json);
+    let out = '';
+    if (Array.isArray(json.choices)) {
+      for (const c of json.choices) {
+        if (!isObj(c)) continue;
+        out += textOf(c.delta) + textOf(c.message);
+        if (typeof c.text === 'string') out += c.text;
+      }
+    }
+    out += textOf(json.message);
+    if (typeof json.response === 'string') out += json.response;
+    if (typeof json.thinking === 'string') out += json.thinking;
+    if (out.length > 0) {
+      this.outputEvents++;
+      this.text.push(out);
+    }
+  }
+
+  private readCounts(json: Obj): void {
+    const usage = json.usage;
+    if (isObj(usage)) {
+      const p = num(usage.prompt_tokens);
+      const c = num(usage.completion_tokens);
+      const total = num(usage.total_tokens) ?? (p ?? 0) + (c ?? 0);
+      if (total > 0) {
+        if (p !== undefined) this.reportedPrompt = p;
+        if (c !== undefined) this.reportedCompletion = c;
+        return;
+      }
+    }
+    if (json.done === true) {
+      // Ollama native final line. Ollama omits zero counts, so a missing one is estimated.
+      this.reportedPrompt = num(json.prompt_eval_count) ?? this.reportedPrompt;
+      this.reportedCompletion = num(json.eval_count) ?? this.reportedCompletion;
+      return;
+    }
+    const t = json.timings;
+    if (isObj(t) && this.reportedCompletion === undefined) {
+      const predicted = num(t.predicted_n);
+      if (predicted !== undefined) this.timingsCompletion = predicted;
+      const prompt = (num(t.prompt_n) ?? 0) + (num(t.cache_n) ?? 0);
+      if (prompt > 0) this.timingsPrompt = prompt;
+    }
+  }
+
+  /** Final counts: the backend's own when it reported them, else estimated (never 0 for delivered output). */
+  result(promptEstimate: number): Usage {
+    const prompt = this.reportedPrompt ?? this.timingsPrompt;
+    const completion = this.reportedCompletion ?? this.timingsCompletion;
+    if (prompt !== undefined && completion !== undefined && (completion > 0 || this.outputEvents === 0)) {
+      return { promptTokens: prompt, completionTokens: completion, source: 'backend' };
+    }
+    const estimated = this.text.length > 0 ? Math.max(this.outputEvents, countTextTokens(this.text.join(''))) : 0;
+    return {
+      promptTokens: prompt ?? promptEstimate,
+      completionTokens: completion !== undefined && completion > 0 ? completion : estimated,
+      source: 'estimated',
+    };
+  }
+}
+
+function textOf(v: unknown): string {
+  if (!isObj(v)) return '';
+  let s = '';
+  if (typeof v.content === 'string') s += v.content;
+  if (typeof v.reasoning_content === 'string') s += v.reasoning_content;
+  if (typeof v.reasoning === 'string') s += v.reasoning;
+  if (typeof v.thinking === 'string') s += v.thinking;
+  if (Array.isArray(v.tool_calls) && v.tool_calls.length > 0) s += JSON.stringify(v.tool_calls);
+  return s;
+}

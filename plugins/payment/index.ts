@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { Billing } from '../../src/billing/billing.js';
+import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
+import type { InspectedToken, TokenFormat } from '../../src/cashu/types.js';
+import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
+import { moneyServices } from '../../src/money/services.js';
+import type { Job } from '../../src/pipeline/job.js';
+import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
+import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { paymentRequest } from './challenge.js';
+
+export interface PaymentState {
+  /** The job's change receipt (bearer: never logged). */
+  receipt: string;
+  /** What the client's token was worth. */
+  tokenSats: number;
+  /** NUT-02 input fee the mint kept at the claim (the client's). */
+  fee: number;
+  /** Sats the gateway holds for this job: tokenSats − fee. */
+  held: number;
+  format: TokenFormat;
+  mint: string;
+}
+
+declare module '../../src/pipeline/job.js' {
+  interface PluginStates {
+    payment?: PaymentState;
+  }
+}
+
+/** Refusals after which the client's token is still spendable: it is echoed back untouched. */
+const ECHO_TOKEN = new Set<ErrorCode>(['cashu_mint_untrusted', 'cashu_unit_unsupported', 'cashu_amount_too_low', 'cashu_keyset_unknown', 'cashu_mint_unreachable', 'no_backend_for_model', 'backend_unavailable']);
+
+/**
+ * X-Cashu: check the token (nothing claimed), check the model can run, then claim it in ONE
+ * mint swap before the job. Fails closed: no claim, no inference.
+ */
+export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+  const money = await moneyServices(deps);
+  const mints = deps.config.payment.mints;
+  if (mints.length === 0) throw new Error('payment: payment.mints lists no trusted mint');
+
+  const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
+    const err = new GatewayError(code, opts.message);
+    const headers: Record<string, string> = { ...job.responseHeaders };
+    if (err.status === 402) headers['X-Cashu'] = paymentRequest(opts.amount ?? job.state.quote?.leastSats ?? deps.config.payment.minSatsPerJob, mints, `owlrun: ${job.model}`);
+    if (opts.echo && ECHO_TOKEN.has(code)) headers['X-Cashu-Change'] = opts.echo;
+    return { kind: 'reply', status: err.status, body: errorBody(code, err.message), headers };
+  };
+
+  return {
+    name: 'payment',
+    priority: 900,
+
+    async onRequest(job): Promise<Verdict> {
+      const quote = money.billing.quote(job.model, job.body);
+      job.state.quote = quote;
+      const header = job.headers['x-cashu'];
+      if (header === undefined || header === '') return refuse(job, 'cashu_payment_required');
+      const raw = (Array.isArray(header) ? header[0]! : header).trim();
+      let token: InspectedToken;
+      try {
+        token = await money.wallet.inspect(raw);
+      } catch (err) {
+        if (err instanceof GatewayError) return refuse(job, err.code, { echo: raw, message: err.message });
+        throw err;
+      }
+      const usable = token.amount - token.inputFee;
+      if (usable < quote.leastSats) {
+        const message = `this request costs at least ${quote.leastSats} sats${token.inputFee ? ` plus ${token.inputFee} sats of mint fees` : ''}; the token holds ${token.amount}`;
+        return refuse(job, 'cashu_amount_too_low', { echo: raw, amount: quote.leastSats + token.inputFee, message });
+      }
+      // The model must be able to run before anything is claimed.
+      if (!job.modelKnown) return refuse(job, 'no_backend_for_model', { echo: raw, message: `no backend serves model "${job.model}"` });
+      if (job.candidates.length === 0) return refuse(job, 'backend_unavailable', { echo: raw, message: `no healthy node has room for model "${job.model}"` });
+
+      const receipt = randomBytes(24).toString('base64url');
+      await money.jobs.create(
+        {
+          id: job.id,
+          model: job.model,
+          route: job.route,
+          mint: token.mint,
+          format: token.format,
+          token_sats: token.amount,
+          fee_sats: token.inputFee,
+          price_in_pico: Number(quote.price.inputPico),
+          price_out_pico: Number(quote.price.outputPico),
+          rate_cents: Billing.rateCentsOf(quote),
+          min_sats: quote.minSats,
+          prompt_estimate: quote.promptEstimate,
+        },
+        receipt,
+        Date.now(),
+      );
+      try {
+        const claim = await money.wallet.claim(job.id, token);
+        await money.jobs.markClaimed(job.id, claim.amount, claim.fee);
+        job.state.payment = { receipt, tokenSats: token.amount, fee: claim.fee, held: claim.amount, format: token.format, mint: token.mint };
+        job.responseHeaders['X-Cashu-Receipt'] = receipt;
+        return CONTINUE;
+      } catch (err) {
+        if (err instanceof ClaimInDoubtError) {
+          // The mint may have swapped: the job stays open; recovery settles it and the receipt tells.
+          job.responseHeaders['X-Cashu-Receipt'] = receipt;
+          return refuse(job, 'cashu_mint_unreachable', { message: 'the mint did not answer the claim; fetch the outcome with the receipt shortly' });
+        }
+        const gerr = err instanceof GatewayError ? err : new GatewayError('cashu_mint_unreachable');
+        await money.jobs.markNotClaimed(job.id, 'refused', Date.now());
+        if (!(err instanceof GatewayError)) deps.log.error({ err, job: job.id }, 'claim failed');
+        return refuse(job, gerr.code, { echo: raw, message: gerr.message });
+      }
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { Billing } from '../billing/billing.js';
+import { FixedRate } from '../billing/rate.js';
+import { GatewayWallet } from '../cashu/wallet.js';
+import { JobsRepo } from '../ledger/jobs.js';
+import type { PluginDeps } from '../pipeline/registry.js';
+
+/** The money services payment, metering and change share: one of each per gateway. */
+export interface MoneyServices {
+  wallet: GatewayWallet;
+  jobs: JobsRepo;
+  billing: Billing;
+}
+
+const KEY = 'money';
+
+/** Created once, on first use by any plugin; schemas are created before it is handed out. */
+export function moneyServices(deps: PluginDeps): Promise<MoneyServices> {
+  let made = deps.shared.get(KEY) as Promise<MoneyServices> | undefined;
+  if (!made) {
+    made = (async () => {
+      const wallet = new GatewayWallet({ db: deps.db, mints: deps.config.payment.mints, log: deps.log });
+      const jobs = new JobsRepo(deps.db);
+      await wallet.init();
+      await jobs.init();
+      return { wallet, jobs, billing: new Billing(deps.config, new FixedRate(deps.config.oracle.fixedRate)) };
+    })();
+    deps.shared.set(KEY, made);
+  }
+  return made;
+}
