@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 const HELP = `owlrun — a pay-per-prompt Cashu paywall in front of Ollama, vLLM, llama.cpp and OpenAI-compatible servers
 
 Usage: owlrun [--config FILE] [--port N] [--host ADDR] [--demo]
+       owlrun dev-token AMOUNT [--mint URL] [--v3]   (a token of fake sats from a development mint)
 
 Flags:
   -c, --config FILE   the YAML config (default: config/gateway.yaml of the package)
@@ -23,6 +24,10 @@ Config keys (default in brackets):
 `;
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'dev-token') {
+    const { devToken } = await import('./cli/dev-token.js');
+    return devToken(process.argv.slice(3));
+  }
   const { values } = parseArgs({
     options: {
       config: { type: 'string', short: 'c' },
