@@ -1,14 +1,15 @@
-// The development mint on PostgreSQL (several gateway replicas share one store): runs when
-// OWLRUN_TEST_POSTGRES_URL names a server; a scratch database is created and dropped per test.
+// The development mint on PostgreSQL (several gateway replicas share one store), on the server
+// test/helpers/postgres.ts names; a scratch database is created and dropped per test.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { getEncodedToken } from '@cashu/cashu-ts';
 import { openDb } from '../../../src/store/open.js';
 import { createFakeInvoice } from '../../../src/devmint/index.js';
+import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import { blind, fund, isNutError, post, startMint, total, wire } from './helpers.js';
 
-const pgUrl = process.env.OWLRUN_TEST_POSTGRES_URL;
+const pgUrl = TEST_POSTGRES_URL;
 
 (pgUrl ? describe : describe.skip)('devmint on PostgreSQL', () => {
   let admin: pg.Client;
