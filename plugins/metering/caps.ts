@@ -33,10 +33,14 @@ export function capOutput(body: Record<string, unknown>, route: RouteKind, kind:
     }
     return capField(body, 'max_tokens', budget, true) || changed;
   }
+  // vLLM and OpenAI servers generate up to the cap for each of `n` (`best_of`) choices: share the budget.
+  budget = Math.floor(budget / Math.max(1, positive(body.n) ?? 1, positive(body.best_of) ?? 1));
   // vLLM and llama.cpp prefer max_completion_tokens over max_tokens (llama.cpp: n_predict over both).
+  // A max_completion_tokens that is null (or 0) does not cap: then max_tokens must.
   changed = capField(body, 'max_completion_tokens', budget, false) || changed;
-  changed = capField(body, 'max_tokens', budget, body.max_completion_tokens === undefined) || changed;
-  if (kind === 'llamacpp' || kind === 'openai') changed = capField(body, 'n_predict', budget, false) || changed;
+  changed = capField(body, 'max_tokens', budget, positive(body.max_completion_tokens) === undefined) || changed;
+  // n_predict < 0 means "unlimited" to llama.cpp, and it beats max_tokens: cap it too.
+  if (kind === 'llamacpp' || kind === 'openai') changed = capField(body, 'n_predict', budget, typeof body.n_predict === 'number' && body.n_predict < 0) || changed;
   return changed;
 }
 

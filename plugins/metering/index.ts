@@ -103,7 +103,9 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       st.usage = usage;
       const payment = job.state.payment;
       if (!payment || !q) return;
-      const billable = BILLED_OUTCOMES.has(s.outcome) && (s.outcome === 'ok' || usage.completionTokens > 0);
+      // A stream that ended normally but only carried the backend's error (vLLM sends its error
+      // event, then [DONE]) produced nothing: never charged (CONTRACT: failed before output).
+      const billable = BILLED_OUTCOMES.has(s.outcome) && (usage.completionTokens > 0 || (s.outcome === 'ok' && !st.counter.sawError));
       st.bill = billable ? money.billing.bill(q, usage.promptTokens, usage.completionTokens, payment.held) : { costSats: 0, gatewaySats: 0, providerSats: 0 };
     },
 

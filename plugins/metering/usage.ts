@@ -17,6 +17,8 @@ export interface Usage {
 export class UsageCounter {
   /** Events that carried output (text, reasoning or tool calls): a lower bound of completion tokens. */
   outputEvents = 0;
+  /** The backend sent an in-stream error event (vLLM/llama.cpp `{"error":…}`, Ollama's error line). */
+  sawError = false;
   private reportedPrompt?: number;
   private reportedCompletion?: number;
   private readonly text: string[] = [];
@@ -34,7 +36,11 @@ export class UsageCounter {
   }
 
   observe(json: unknown): void {
-    if (!isObj(json) || 'error' in json) return;
+    if (!isObj(json)) return;
+    if ('error' in json) {
+      if (json.error !== null && json.error !== undefined) this.sawError = true;
+      return;
+    }
     this.readCounts(json);
     let out = '';
     if (Array.isArray(json.choices)) {

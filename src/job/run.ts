@@ -224,6 +224,7 @@ function readUpstream(upstream: Upstream, limit: number, signal: AbortSignal): P
     const chunks: Buffer[] = [];
     let size = 0;
     const onAbort = () => reject(new Error('client went away'));
+    if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     src.on('data', (c: Buffer) => {
       size += c.length;

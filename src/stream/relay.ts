@@ -122,5 +122,8 @@ export function relayStream(upstream: Upstream, res: ServerResponse, parser: Eve
     res.once('close', () => {
       if (!res.writableFinished) finish('client_gone');
     });
+    // The client may have left while the backend was still working on its first byte: its
+    // 'close' has already fired, so stop the upstream now (nothing is delivered, nothing billed).
+    if (res.destroyed) finish('client_gone');
   });
 }
