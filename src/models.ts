@@ -1,12 +1,46 @@
+import { costSats, exactPrice } from './billing/price.js';
 import type { GatewayConfig, Price } from './config/types.js';
 import type { BackendPool } from './proxy/pool.js';
+
+/** USD per million tokens (the config), plus sats per million at the rate new jobs are quoted at. */
+export interface ModelPricing extends Price {
+  per_m_input_sats?: number;
+  per_m_output_sats?: number;
+  btc_usd?: number;
+}
 
 export interface ModelEntry {
   id: string;
   object: 'model';
   owned_by: 'owlrun';
-  pricing: Price;
+  pricing: ModelPricing;
   nodes: number;
+}
+
+/**
+ * Per gateway (its config object): the BTC/USD new jobs are quoted at — the shared Billing's rate.
+ * Process-wide (Symbol.for) so that a second copy of this module (tsx loads CommonJS and ESM
+ * copies side by side in tests) sees what the oracle plugin registered.
+ */
+const RATES_KEY = Symbol.for('owlrun.models.quotedRates');
+const quotedRates: WeakMap<GatewayConfig, () => number> = ((globalThis as unknown as Record<symbol, WeakMap<GatewayConfig, () => number> | undefined>)[RATES_KEY] ??= new WeakMap());
+
+/** Registered by the oracle plugin, so /v1/models shows sats prices at the rate in force. */
+export function setModelsRate(config: GatewayConfig, btcUsd: () => number): void {
+  quotedRates.set(config, btcUsd);
+}
+
+/** The rate for sats prices: the registered one; without the oracle, payment quotes at oracle.fixedRate; a plain proxy has none. */
+function rateFor(config: GatewayConfig): number | undefined {
+  const r = quotedRates.get(config);
+  if (r) return r();
+  return config.plugins.includes('payment') ? config.oracle.fixedRate : undefined;
+}
+
+/** What a million prompt and a million completion tokens cost in sats at `btcUsd` (price.ts, exact, rounded up). */
+export function satsPerMillion(p: Price, btcUsd: number): { input: number; output: number } {
+  const price = exactPrice(p);
+  return { input: costSats(price, 1_000_000, 0, btcUsd, 0), output: costSats(price, 0, 1_000_000, btcUsd, 0) };
 }
 
 export function priceOf(config: GatewayConfig, model: string): Price {
@@ -20,10 +54,16 @@ export function listModels(pool: BackendPool, config: GatewayConfig): ModelEntry
     if (!node.healthy) continue;
     for (const m of node.listedModels()) nodes.set(m, (nodes.get(m) ?? 0) + 1);
   }
+  const btcUsd = rateFor(config);
   return [...nodes.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([id, count]) => {
       const p = priceOf(config, id);
-      return { id, object: 'model', owned_by: 'owlrun', pricing: { per_m_input_usd: p.per_m_input_usd, per_m_output_usd: p.per_m_output_usd }, nodes: count };
+      const pricing: ModelPricing = { per_m_input_usd: p.per_m_input_usd, per_m_output_usd: p.per_m_output_usd };
+      if (btcUsd !== undefined) {
+        const sats = satsPerMillion(p, btcUsd);
+        Object.assign(pricing, { per_m_input_sats: sats.input, per_m_output_sats: sats.output, btc_usd: btcUsd });
+      }
+      return { id, object: 'model', owned_by: 'owlrun', pricing, nodes: count };
     });
 }
