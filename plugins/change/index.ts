@@ -6,6 +6,7 @@ import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { Job } from '../../src/pipeline/job.js';
 
+const HEARTBEAT_MS = 10_000;
 const RECONCILE_MS = 30_000;
 /** A claim unanswered for this long is settled by the reconciler (the wallet restored it first). */
 const IN_DOUBT_AGE_MS = 60_000;
@@ -34,18 +35,21 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const ttl = deps.config.payment.receiptTtl;
   const running = new Set<string>();
 
-  await money.wallet.recoverPending({ minAgeMs: 0 });
-  const orphans = await money.jobs.unsettled();
-  if (orphans.length > 0) await settleOrphans(orphans, money, deps.db, ttl, deps.log);
-
-  const reconcile = async () => {
-    await money.wallet.recoverPending({ minAgeMs: IN_DOUBT_AGE_MS });
-    const cutoff = Date.now() - IN_DOUBT_AGE_MS;
-    const stale = (await money.jobs.unsettled()).filter((r) => r.state === 'claiming' && r.created_at < cutoff && !running.has(r.id));
-    if (stale.length > 0) await settleOrphans(stale, money, deps.db, ttl, deps.log);
+  // On the embedded store this process is alone: whatever a previous one left is resolved now.
+  // Replicas on PostgreSQL only touch what a dead process left, or their own stuck jobs.
+  const alone = deps.db.dialect === 'sqlite';
+  const reconcile = async (startUp: boolean) => {
+    await money.wallet.recoverPending({ minAgeMs: startUp && alone ? 0 : IN_DOUBT_AGE_MS });
+    const orphans = await money.jobs.orphans(Date.now(), running, IN_DOUBT_AGE_MS);
+    if (orphans.length > 0) await settleOrphans(orphans, money, deps.db, ttl, deps.log);
     await money.jobs.expireChange(Date.now());
   };
-  const timer = setInterval(() => reconcile().catch((err: unknown) => deps.log.error({ err }, 'reconcile failed')), RECONCILE_MS).unref();
+  await reconcile(true);
+  let ticks = 0;
+  const timer = setInterval(() => {
+    money.jobs.heartbeat(Date.now()).catch((err: unknown) => deps.log.error({ err }, 'heartbeat failed'));
+    if (++ticks % (RECONCILE_MS / HEARTBEAT_MS) === 0) reconcile(false).catch((err: unknown) => deps.log.error({ err }, 'reconcile failed'));
+  }, HEARTBEAT_MS).unref();
 
   return {
     name: 'change',

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Billing } from '../../src/billing/billing.js';
 import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
 import type { InspectedToken, TokenFormat } from '../../src/cashu/types.js';
@@ -8,6 +7,7 @@ import type { Job } from '../../src/pipeline/job.js';
 import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { paymentRequest } from './challenge.js';
+import { receiptOf } from './receipt.js';
 
 export interface PaymentState {
   /** The job's change receipt (bearer: never logged). */
@@ -74,8 +74,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       if (!job.modelKnown) return refuse(job, 'no_backend_for_model', { echo: raw, message: `no backend serves model "${job.model}"` });
       if (job.candidates.length === 0) return refuse(job, 'backend_unavailable', { echo: raw, message: `no healthy node has room for model "${job.model}"` });
 
-      const receipt = randomBytes(24).toString('base64url');
-      await money.jobs.create(
+      const receipt = receiptOf(token);
+      const opened = await money.jobs.create(
         {
           id: job.id,
           model: job.model,
@@ -93,6 +93,12 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         receipt,
         Date.now(),
       );
+      if (!opened.created) {
+        // This token already paid for a job: its change (or refund) is at that job's receipt.
+        job.responseHeaders['X-Cashu-Receipt'] = receipt;
+        const where = opened.existing.state === 'settled' ? 'its change is' : 'its outcome will be';
+        return refuse(job, 'cashu_token_spent', { message: `this token already paid for a job; ${where} at GET /v1/change/{X-Cashu-Receipt}` });
+      }
       try {
         const claim = await money.wallet.claim(job.id, token);
         await money.jobs.markClaimed(job.id, claim.amount, claim.fee);

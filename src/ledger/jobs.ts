@@ -35,11 +35,16 @@ CREATE TABLE IF NOT EXISTS jobs (
   gateway_sats BIGINT,
   change_sats BIGINT,
   change_token TEXT,
+  owner TEXT NOT NULL DEFAULT '',
   created_at BIGINT NOT NULL,
   settled_at BIGINT,
   expires_at BIGINT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
+CREATE TABLE IF NOT EXISTS gateway_instances (
+  id TEXT PRIMARY KEY,
+  heartbeat_at BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS balances (
   account TEXT PRIMARY KEY,
   balance_sats BIGINT NOT NULL DEFAULT 0,
@@ -79,6 +84,7 @@ export interface JobRow {
   gateway_sats: number | null;
   change_sats: number | null;
   change_token: string | null;
+  owner: string;
   created_at: number;
   settled_at: number | null;
   expires_at: number | null;
@@ -114,19 +120,69 @@ export const receiptHash = (receipt: string): string => createHash('sha256').upd
 export const GATEWAY_ACCOUNT = 'gateway';
 export const providerAccount = (id: string): string => `provider:${id}`;
 
+/** A gateway process that stopped heartbeating this long ago is dead: its open jobs are settled by others. */
+export const OWNER_DEAD_MS = 30_000;
+
 export class JobsRepo {
-  constructor(private readonly db: Db) {}
+  /**
+   * @param owner this process's id: the jobs it opens are its own until it stops heartbeating
+   *   (replicas sharing one PostgreSQL store never settle each other's running jobs).
+   */
+  constructor(
+    private readonly db: Db,
+    readonly owner: string,
+  ) {}
+
+  async heartbeat(now: number): Promise<void> {
+    await this.db.run(
+      `INSERT INTO gateway_instances (id, heartbeat_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at`,
+      [this.owner, now],
+    );
+  }
+
+  /**
+   * Open jobs no live process owns: opened by a process that stopped heartbeating (or, on the
+   * embedded SQLite store, which one process uses at a time, by any earlier process), plus this
+   * process's own open jobs that are older than minAgeMs and not in `running` (a failed settlement
+   * or an unanswered claim).
+   */
+  async orphans(now: number, running: ReadonlySet<string>, minAgeMs: number): Promise<JobRow[]> {
+    const live = new Set(
+      this.db.dialect === 'sqlite'
+        ? [this.owner]
+        : (await this.db.all<{ id: string }>(`SELECT id FROM gateway_instances WHERE heartbeat_at >= ?`, [now - OWNER_DEAD_MS])).map((r) => r.id),
+    );
+    live.add(this.owner);
+    return (await this.unsettled()).filter((r) =>
+      r.owner === this.owner ? !running.has(r.id) && r.created_at < now - minAgeMs : !live.has(r.owner),
+    );
+  }
 
   async init(): Promise<void> {
     await this.db.exec(JOBS_SCHEMA);
   }
 
-  async create(job: NewJob, receipt: string, now: number): Promise<void> {
-    await this.db.run(
-      `INSERT INTO jobs (id, receipt_hash, state, model, route, mint, format, token_sats, fee_sats, price_in_pico, price_out_pico, rate_cents, min_sats, prompt_estimate, created_at)
-       VALUES (?, ?, 'claiming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [job.id, receiptHash(receipt), job.model, job.route, job.mint, job.format, job.token_sats, job.fee_sats, job.price_in_pico, job.price_out_pico, job.rate_cents, job.min_sats, job.prompt_estimate, now],
-    );
+  /**
+   * Opens the journal row of a job about to claim. The receipt is derived from the token, so a
+   * token that already paid for a job finds that job's row: it is returned and nothing is
+   * written (the caller answers with that job's receipt). A row of an earlier attempt whose
+   * claim never happened is replaced (the token was not spent then).
+   */
+  async create(job: NewJob, receipt: string, now: number): Promise<{ created: true } | { created: false; existing: JobRow }> {
+    const hash = receiptHash(receipt);
+    return this.db.tx(async (sql) => {
+      const existing = await sql.get<JobRow>(`SELECT * FROM jobs WHERE receipt_hash = ?`, [hash]);
+      if (existing) {
+        if (!(existing.state === 'settled' && existing.outcome === 'refused' && Number(existing.held_sats) === 0)) return { created: false, existing };
+        await sql.run(`DELETE FROM jobs WHERE id = ?`, [existing.id]);
+      }
+      await sql.run(
+        `INSERT INTO jobs (id, receipt_hash, state, model, route, mint, format, token_sats, fee_sats, price_in_pico, price_out_pico, rate_cents, min_sats, prompt_estimate, owner, created_at)
+         VALUES (?, ?, 'claiming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [job.id, hash, job.model, job.route, job.mint, job.format, job.token_sats, job.fee_sats, job.price_in_pico, job.price_out_pico, job.rate_cents, job.min_sats, job.prompt_estimate, this.owner, now],
+      );
+      return { created: true };
+    });
   }
 
   async markClaimed(id: string, held: number, fee: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Billing } from '../billing/billing.js';
 import { FixedRate } from '../billing/rate.js';
 import { GatewayWallet } from '../cashu/wallet.js';
@@ -19,9 +20,10 @@ export function moneyServices(deps: PluginDeps): Promise<MoneyServices> {
   if (!made) {
     made = (async () => {
       const wallet = new GatewayWallet({ db: deps.db, mints: deps.config.payment.mints, log: deps.log });
-      const jobs = new JobsRepo(deps.db);
+      const jobs = new JobsRepo(deps.db, randomBytes(9).toString('base64url'));
       await wallet.init();
       await jobs.init();
+      await jobs.heartbeat(Date.now());
       return { wallet, jobs, billing: new Billing(deps.config, new FixedRate(deps.config.oracle.fixedRate)) };
     })();
     deps.shared.set(KEY, made);

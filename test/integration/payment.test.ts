@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { PaymentRequest } from '@cashu/cashu-ts';
+import { PaymentRequest, getDecodedToken } from '@cashu/cashu-ts';
+import { receiptOf } from '../../plugins/payment/receipt.js';
 import { createDevMint } from '../../src/devmint/index.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
 import { PaidEnv } from '../helpers/paid-env.js';
@@ -98,6 +99,27 @@ describe('payment: X-Cashu claimed in one swap', () => {
     assert.equal(results.filter((r) => r.status === 402).length, 7);
     assert.equal(env.sim.requests.length, 1);
     await env.assertBooksBalance();
+  });
+
+  it('a token that already paid answers 402 with its job\'s receipt, which the client can also derive from the token', async () => {
+    env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 5, promptTokens: 10 } });
+    const token = await env.token(30);
+    const first = await chat(env, { 'x-cashu': token });
+    assert.equal(first.status, 200);
+    await first.arrayBuffer();
+    const receipt = first.headers.get('x-cashu-receipt')!;
+    const secrets = getDecodedToken(token, env.client.keyChain.getAllKeysetIds()).proofs.map((p) => ({ secret: p.secret }));
+    assert.equal(receiptOf({ proofs: secrets as never }), receipt, 'the receipt is derivable from the token');
+    const swaps = env.swaps();
+    const again = await chat(env, { 'x-cashu': token });
+    assert.equal(again.status, 402);
+    assert.equal(await errorCode(again), 'cashu_token_spent');
+    assert.equal(again.headers.get('x-cashu-receipt'), receipt);
+    assert.equal(env.swaps(), swaps, 'no mint call for a token this gateway already claimed');
+    const change = (await (await fetch(`${env.gw.url}/v1/change/${receipt}`)).json()) as { status: string; change_sats: number; token: string };
+    assert.equal(change.status, 'settled');
+    assert.equal(await env.redeem(change.token), change.change_sats);
+    assert.equal(env.sim.requests.length, 1);
   });
 
   it('refuses an untrusted mint and a token below the minimum with 402, echoing the token, still spendable', async () => {

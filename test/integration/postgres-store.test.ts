@@ -69,6 +69,29 @@ const pgUrl = TEST_POSTGRES_URL;
     }
   });
 
+  it('a replica starting up leaves the running jobs of a live replica alone', async () => {
+    const env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 40, tokenDelayMs: 15, promptTokens: 10 }, db: await open() });
+    let replica: Gateway | undefined;
+    try {
+      const res = await fetch(env.gw.url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'x-cashu': await env.token(100) },
+        body: JSON.stringify({ model: env.model, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      const body = res.text();
+      await new Promise((r) => setTimeout(r, 100)); // the job is claimed and streaming
+      replica = await startTestGateway(PaidEnv.config(env.sim, env.mintUrl), { db: await open() });
+      const text = await body;
+      const last = JSON.parse(text.trimEnd().split('\n\n').pop()!.slice('data: '.length)) as { change_sats: number; cost_sats: number; token: string };
+      assert.equal(last.cost_sats, 41);
+      assert.equal(await env.redeem(last.token), 59);
+      await env.assertBooksBalance();
+    } finally {
+      await replica?.shutdown(0);
+      await env.close();
+    }
+  });
+
   it('serves one token once across replicas racing for it', async () => {
     const env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 3 }, db: await open() });
     let replica: Gateway | undefined;
