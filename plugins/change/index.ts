@@ -11,6 +11,13 @@ const RECONCILE_MS = 30_000;
 /** A claim unanswered for this long is settled by the reconciler (the wallet restored it first). */
 const IN_DOUBT_AGE_MS = 60_000;
 
+declare module '../../src/pipeline/job.js' {
+  interface PluginStates {
+    /** What the settled job cost and gave back. */
+    change?: { changeSats: number; costSats: number };
+  }
+}
+
 export interface ChangeEvent {
   type: 'cashu_change';
   token: string;
@@ -82,6 +89,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         now: Date.now(),
       });
       const cost = Math.min(bill.costSats, p.held);
+      job.state.change = { changeSats, costSats: cost };
       if (s.headersSent) {
         if (job.format === 'sse' || job.format === 'ndjson') {
           s.trailer.push(changeEventBytes(job.format, { type: 'cashu_change', token, change_sats: changeSats, cost_sats: cost }));
@@ -111,6 +119,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
     async close() {
       clearInterval(timer);
+      await money.wallet.close();
     },
   };
 }

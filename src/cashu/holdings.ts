@@ -3,18 +3,22 @@
 // MUST hold:
 // - a proof row's state only moves held → reserved → sent (or held → sent), and only inside a
 //   db transaction (every mutating method takes the transaction's executor);
-// - an output row is written 'pending' BEFORE its swap is sent, and becomes 'done' in the same
-//   transaction that inserts the proof unblinded from its signature (so a proof is stored at
-//   most once, whoever — claim or restore — gets there first);
+// - an output row is written 'pending' BEFORE its swap is sent. With the mint's answer it becomes
+//   'signed' (the claim: the blind signature is stored in wallet_signatures in the same
+//   transaction) or directly 'done' (restore). 'signed' → 'done' happens in the same transaction
+//   that inserts the proof unblinded from its signature, so a proof is stored at most once,
+//   whoever (background unblinding, takeProofs, restore, another replica) gets there first;
+// - the sats of 'signed' outputs are held like the proofs' (heldSum): an output is counted as
+//   'signed' or as a proof, never both, never neither (one transaction moves it);
 // - 'failed' = the mint never signed it; 'invalid' = the mint signed but the signature failed
-//   its DLEQ check (kept for audit, never spent).
+//   its checks (DLEQ): kept for audit, never spent, the sats are lost.
 // SQL is portable between SQLite and PostgreSQL: `?` placeholders, TEXT/BIGINT only.
 
 import type { Db, SqlExecutor } from '../store/db.js';
 import type { DleqJson, WalletProof } from './types.js';
 
 export type ProofState = 'held' | 'reserved' | 'sent';
-export type OutputState = 'pending' | 'done' | 'failed' | 'invalid';
+export type OutputState = 'pending' | 'signed' | 'done' | 'failed' | 'invalid';
 
 export interface ProofRow {
   [k: string]: string | number | null;
@@ -47,6 +51,20 @@ export interface OutputRow {
 
 export type NewOutput = Pick<OutputRow, 'b_' | 'job_id' | 'mint' | 'keyset_id' | 'amount' | 'secret' | 'r'>;
 
+/** The mint's blind signature of an output, stored until it is unblinded. */
+export interface SignatureRow {
+  [k: string]: string | number | null;
+  /** C_, compressed hex */
+  c_: string;
+  /** NUT-12 {e, s} as JSON, or null when the mint sent none */
+  dleq: string | null;
+  /** the mint's public key for the output's amount (what C_ is checked and unblinded with) */
+  k: string;
+}
+
+/** A 'signed' output with its signature: everything unblinding needs, no keyset lookup. */
+export type SignedOutputRow = Pick<OutputRow, 'b_' | 'job_id' | 'mint' | 'keyset_id' | 'amount' | 'secret' | 'r' | 'updated_at'> & SignatureRow;
+
 export const WALLET_SCHEMA = `
 CREATE TABLE IF NOT EXISTS wallet_proofs (
   secret TEXT PRIMARY KEY,
@@ -75,6 +93,14 @@ CREATE TABLE IF NOT EXISTS wallet_outputs (
   updated_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wallet_outputs_state ON wallet_outputs (state, created_at);
+CREATE INDEX IF NOT EXISTS wallet_outputs_job_state ON wallet_outputs (job_id, state);
+CREATE TABLE IF NOT EXISTS wallet_signatures (
+  b_ TEXT PRIMARY KEY,
+  c_ TEXT NOT NULL,
+  dleq TEXT,
+  k TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
 `;
 
 const PROOF_COLS = 'secret, job_id, mint, keyset_id, amount, c, dleq, state, created_at, updated_at';
@@ -129,6 +155,23 @@ export class Holdings {
     );
   }
 
+  /** Stores the mint's signature of an output (with the move to 'signed', in one tx). */
+  async insertSignature(sql: SqlExecutor, b_: string, sig: SignatureRow, now = Date.now()): Promise<void> {
+    await sql.run(`INSERT INTO wallet_signatures (b_, c_, dleq, k, created_at) VALUES (?, ?, ?, ?, ?)`, [b_, sig.c_, sig.dleq, sig.k, now]);
+  }
+
+  /**
+   * 'signed' outputs with their signatures: of one job (largest first), or of all jobs signed at
+   * or before `signedBefore` (ms, oldest first).
+   */
+  signedOutputs(sql: SqlExecutor, by: { jobId: string } | { signedBefore: number }): Promise<SignedOutputRow[]> {
+    const cols = 'o.b_, o.job_id, o.mint, o.keyset_id, o.amount, o.secret, o.r, o.updated_at, s.c_, s.dleq, s.k';
+    const from = `wallet_outputs o JOIN wallet_signatures s ON s.b_ = o.b_`;
+    return 'jobId' in by
+      ? sql.all<SignedOutputRow>(`SELECT ${cols} FROM ${from} WHERE o.job_id = ? AND o.state = 'signed' ORDER BY o.amount DESC, o.b_`, [by.jobId])
+      : sql.all<SignedOutputRow>(`SELECT ${cols} FROM ${from} WHERE o.state = 'signed' AND o.updated_at <= ? ORDER BY o.updated_at, o.b_`, [by.signedBefore]);
+  }
+
   async countOutputs(state: OutputState): Promise<number> {
     const row = await this.db.get(`SELECT COUNT(*) AS n FROM wallet_outputs WHERE state = ?`, [state]);
     return num(row?.n);
@@ -159,7 +202,20 @@ export class Holdings {
     }
   }
 
-  /** Σ amount of proofs in `state` (default held), optionally of one job. */
+  /**
+   * Σ sats the wallet holds, optionally of one job: proofs 'held' plus outputs 'signed' (claimed,
+   * not unblinded yet). One statement, so a concurrent signed → proof move is seen before or after.
+   */
+  async heldSum(jobId?: string, sql: SqlExecutor = this.db): Promise<number> {
+    const row = jobId === undefined
+      ? await sql.get(`SELECT CAST((SELECT COALESCE(SUM(amount), 0) FROM wallet_proofs WHERE state = 'held')
+          + (SELECT COALESCE(SUM(amount), 0) FROM wallet_outputs WHERE state = 'signed') AS BIGINT) AS s`)
+      : await sql.get(`SELECT CAST((SELECT COALESCE(SUM(amount), 0) FROM wallet_proofs WHERE state = 'held' AND job_id = ?)
+          + (SELECT COALESCE(SUM(amount), 0) FROM wallet_outputs WHERE state = 'signed' AND job_id = ?) AS BIGINT) AS s`, [jobId, jobId]);
+    return num(row?.s);
+  }
+
+  /** Σ amount of proofs in `state` (default held), optionally of one job. Excludes 'signed' outputs: see heldSum. */
   async sum(state: ProofState = 'held', jobId?: string, sql: SqlExecutor = this.db): Promise<number> {
     const row = jobId === undefined
       ? await sql.get(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_proofs WHERE state = ?`, [state])

@@ -1,11 +1,9 @@
-// Blinded outputs (NUT-00 BDHKE via cashu-ts OutputData): creation, the row persisted before a
-// swap, rebuilding from that row after a crash, and unblinding a signature into a proof.
+// Blinded outputs (NUT-00): the messages of a swap, the row persisted before it, the check of
+// the mint's answer that can be made on the request path, and the row's data for unblinding.
 // The blinding factor r and the secret are bearer money: they never leave the store or process.
 
-import { Amount, OutputData, type SerializedBlindedSignature } from '@cashu/cashu-ts';
-import type { KeysetKeys } from './keysets.js';
-import type { NewOutput, OutputRow } from './holdings.js';
-import type { WalletProof } from './types.js';
+import type { Blinding, SignedOutput } from './bdhke.js';
+import type { NewOutput, SignedOutputRow } from './holdings.js';
 
 /** Wire shape of a blinded message (NUT-00 BlindedMessage) with a number amount. */
 export interface BlindedMessageJson {
@@ -23,60 +21,50 @@ export interface BlindSignatureJson {
 }
 
 export interface PreparedOutput {
-  readonly data: OutputData;
   readonly message: BlindedMessageJson;
   readonly row: NewOutput;
 }
 
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
+const HEX_POINT = /^0[23][0-9a-fA-F]{64}$/;
 
-/** One random output per amount (fresh 32-byte secret, random r), in the given order. */
-export function createOutputs(amounts: readonly number[], keyset: KeysetKeys, jobId: string, mint: string): PreparedOutput[] {
-  return amounts.map((amount) => {
-    const data = OutputData.createSingleRandomData(amount, keyset.id);
-    const message: BlindedMessageJson = { amount, id: keyset.id, B_: data.blindedMessage.B_ };
-    const row: NewOutput = {
-      b_: message.B_, job_id: jobId, mint, keyset_id: keyset.id, amount,
-      secret: decoder.decode(data.secret),
-      r: data.blindingFactor.toString(16).padStart(64, '0'),
-    };
-    return { data, message, row };
+/** One output per amount, in the given order, from fresh blindings (one each, never reused). */
+export function createOutputs(amounts: readonly number[], keysetId: string, jobId: string, mint: string, blindings: readonly Blinding[]): PreparedOutput[] {
+  if (blindings.length !== amounts.length) throw new Error('createOutputs: one blinding per amount');
+  return amounts.map((amount, i) => {
+    const b = blindings[i]!;
+    const message: BlindedMessageJson = { amount, id: keysetId, B_: b.B_ };
+    const row: NewOutput = { b_: b.B_, job_id: jobId, mint, keyset_id: keysetId, amount, secret: b.secret, r: b.r };
+    return { message, row };
   });
 }
 
-/** Rebuilds the OutputData of a persisted output (for NUT-09 restore). */
-export function outputFromRow(row: Pick<OutputRow, 'b_' | 'keyset_id' | 'amount' | 'secret' | 'r'>): PreparedOutput['data'] {
-  return new OutputData(
-    { amount: Amount.from(Number(row.amount)), id: row.keyset_id, B_: row.b_ },
-    BigInt('0x' + row.r),
-    encoder.encode(row.secret),
-  );
-}
-
-export function blindedMessageOfRow(row: Pick<OutputRow, 'b_' | 'keyset_id' | 'amount'>): BlindedMessageJson {
+export function blindedMessageOfRow(row: { b_: string; keyset_id: string; amount: number }): BlindedMessageJson {
   return { amount: Number(row.amount), id: row.keyset_id, B_: row.b_ };
 }
 
 /**
- * The proof for `output` from the mint's signature. Throws when the signature does not belong
- * to this output (amount or keyset differ) or its DLEQ proof (if present, NUT-12) fails.
+ * The cheap checks of a signature, fit for the request path (no curve arithmetic): it is for
+ * this output (amount, keyset) and well-formed. Returns the normalized signature, or null.
+ * Whether it is a valid signature is only known after unblindSignature() (DLEQ).
  */
-export function unblind(output: OutputData, sig: BlindSignatureJson, keyset: KeysetKeys): WalletProof {
-  const expected = output.blindedMessage;
-  if (!sig || typeof sig.C_ !== 'string' || Number(sig.amount) !== Number(expected.amount.toString()) || sig.id !== expected.id) {
-    throw new Error('wallet: the mint returned a signature that does not match the output');
+export function wellFormedSignature(sig: unknown, expected: BlindedMessageJson): BlindSignatureJson | null {
+  if (!sig || typeof sig !== 'object') return null;
+  const s = sig as Record<string, unknown>;
+  if (typeof s.C_ !== 'string' || !HEX_POINT.test(s.C_)) return null;
+  if (Number(s.amount) !== expected.amount || s.id !== expected.id) return null;
+  const out: BlindSignatureJson = { amount: expected.amount, id: expected.id, C_: s.C_.toLowerCase() };
+  if (s.dleq !== undefined && s.dleq !== null) {
+    const d = s.dleq as Record<string, unknown>;
+    if (typeof d !== 'object' || typeof d.e !== 'string' || typeof d.s !== 'string') return null;
+    out.dleq = { e: d.e, s: d.s };
   }
-  const serialized: SerializedBlindedSignature = {
-    id: sig.id, amount: Amount.from(sig.amount), C_: sig.C_,
-    ...(sig.dleq && typeof sig.dleq.e === 'string' && typeof sig.dleq.s === 'string' && { dleq: { e: sig.dleq.e, s: sig.dleq.s } }),
-  };
-  const p = output.toProof(serialized, keyset);
+  return out;
+}
+
+/** The unblinding input of a stored signed output. */
+export function signedOutputOfRow(row: SignedOutputRow): SignedOutput {
   return {
-    id: p.id,
-    amount: Number(Amount.from(p.amount).toBigInt()),
-    secret: p.secret,
-    C: p.C,
-    ...(p.dleq && { dleq: { e: p.dleq.e, s: p.dleq.s, ...(p.dleq.r && { r: p.dleq.r }) } }),
+    keysetId: row.keyset_id, amount: Number(row.amount), secret: row.secret, r: row.r, B_: row.b_, C_: row.c_, K: row.k,
+    dleq: row.dleq ? (JSON.parse(row.dleq) as { e: string; s: string }) : null,
   };
 }

@@ -4,9 +4,17 @@
 // Money contract (ARCHITECTURE "Money rules"):
 // - inspect() never talks to the mint except to load keysets: nothing is claimed.
 // - claim() makes exactly one POST /v1/swap. Its blinded outputs are committed ('pending')
-//   BEFORE the request; the unblinded proofs ('held', job_id) and outputs → 'done' commit in
-//   one transaction AFTER. If the mint may have executed a swap whose answer we lost, the
-//   outputs stay pending and ClaimInDoubtError is thrown; recoverPending() settles them.
+//   BEFORE the request; the mint's blind signatures (outputs → 'signed') commit in one
+//   transaction AFTER. That is the claim: everything a proof is made of is then durable, and its
+//   sats count as held. If the mint may have executed a swap whose answer we lost, the outputs
+//   stay pending and ClaimInDoubtError is thrown; recoverPending() settles them.
+// - Unblinding (C = C_ − r·K, ~5 ms of curve arithmetic per output, DLEQ check included) is
+//   kept off the request path: a background queue right after the claim, on demand in
+//   takeProofs, and for signatures a stopped process left, in recoverPending(). A signature
+//   that fails its DLEQ check is never stored as a proof (so never paid out): its output is
+//   marked 'invalid', logged loudly and reported to onInvalidSignatures.
+// - The blinded outputs' secrets, r and B_ are made ahead of time (pool.ts), in memory only,
+//   each used once.
 // - takeProofs() runs inside the caller's transaction: exact amount, held → sent.
 // - Nothing here logs a token, proof, secret, C, blinding factor or receipt.
 
@@ -17,8 +25,11 @@ import { MintKeysets } from './keysets.js';
 import { MintClient, MintRequestError } from './mint-client.js';
 import { ClaimInDoubtError, gatewayErrorOf } from './mint-errors.js';
 import { normalizeMintUrl, tryNormalizeMintUrl } from './mint-url.js';
-import { createOutputs, unblind, type BlindSignatureJson } from './outputs.js';
+import { BackgroundRunner } from './background.js';
+import { createOutputs, wellFormedSignature, type BlindSignatureJson } from './outputs.js';
+import { BlindingPool } from './pool.js';
 import { recoverPendingOutputs } from './recovery.js';
+import { Unblinder, type UnblindItem } from './unblinder.js';
 import { claimDenominations, selectExactItems } from './split.js';
 import { checkProofs, decodeTokenProofs, encodeToken, readTokenHeader } from './token-format.js';
 import type { ClaimResult, InspectedToken, MintRequestHook, PreparedClaim, SwapInputJson, TokenFormat, WalletLogger, WalletProof } from './types.js';
@@ -31,6 +42,19 @@ export interface GatewayWalletOptions {
   onMintRequest?: MintRequestHook;
   /** Called once per job whose sats recoverPending() restored. */
   onRecovered?: (jobId: string, sats: number) => void;
+  /**
+   * Sats of a job lost to mint signatures that failed verification (DLEQ) or did not match the
+   * output: an error metric. The outputs are kept as 'invalid' for audit. May count twice when
+   * it happens inside a settle transaction that is then retried.
+   */
+  onInvalidSignatures?: (jobId: string, sats: number) => void;
+  /** Blindings kept ready for claims (pool.ts); default 64, 0 = make them during the claim. */
+  blindingPoolSize?: number;
+  /**
+   * Unblind claimed outputs in the background right after the claim (default true). When false,
+   * they stay 'signed' (held) until takeProofs() or recoverPending() needs them.
+   */
+  backgroundUnblinding?: boolean;
   /** Per mint request; default 10 s. */
   timeoutMs?: number;
   /** Least time between two keyset reloads triggered by unknown keyset ids; default 5 s. */
@@ -55,6 +79,9 @@ export class GatewayWallet {
   private readonly others = new Map<string, MintHandle>();
   /** B_ of outputs whose claim is running in this process: recovery leaves them alone. */
   private readonly inflight = new Set<string>();
+  private readonly pool: BlindingPool;
+  private readonly unblinder: Unblinder;
+  private readonly background: BackgroundRunner;
 
   constructor(opts: GatewayWalletOptions) {
     this.opts = opts;
@@ -65,11 +92,28 @@ export class GatewayWallet {
       const n = normalizeMintUrl(url);
       this.trusted.set(n, this.handle(n));
     }
+    this.pool = new BlindingPool(Math.max(0, opts.blindingPoolSize ?? 64));
+    this.unblinder = new Unblinder(opts.db, this.holdings, this.log, (jobId, sats) => (opts.onInvalidSignatures ?? noop)(jobId, sats));
+    const tasks = [() => this.pool.refillOne(), ...(opts.backgroundUnblinding === false ? [] : [() => this.unblinder.step()])];
+    this.background = new BackgroundRunner(tasks, (err) => this.log.error?.({ err: errMsg(err) }, 'wallet: background work failed'));
   }
 
-  /** Creates the wallet tables. Keysets load lazily on first use. */
+  /** Creates the wallet tables and starts filling the blinding pool. Keysets load lazily on first use. */
   async init(): Promise<void> {
     await this.holdings.init();
+    this.background.kick();
+  }
+
+  /** Stops the background work and forgets pooled blindings. Signed outputs stay in the store. */
+  async close(): Promise<void> {
+    this.background.stop();
+    this.pool.clear();
+    this.unblinder.clear();
+  }
+
+  /** Resolves when the background has nothing left to do (pool full, nothing to unblind). */
+  whenIdle(): Promise<void> {
+    return this.background.idle();
   }
 
   /** The trusted mints, normalized. */
@@ -125,7 +169,9 @@ export class GatewayWallet {
     const amounts = claimDenominations(net);
     const keyset = await mint.keysets.outputKeyset([...new Set(amounts)]);
     if (!keyset) throw new GatewayError('internal_error', 'the mint has no active sat keyset that can sign the claim');
-    const outputs = createOutputs(amounts, keyset, jobId, inspected.mint);
+    // Each blinding leaves the pool for good, even if this claim fails before sending it.
+    const outputs = createOutputs(amounts, keyset.id, jobId, inspected.mint, this.pool.take(amounts.length));
+    this.background.kick();
     for (const o of outputs) this.inflight.add(o.row.b_);
     try {
       await this.db.tx((sql) => this.holdings.insertOutputs(sql, outputs.map((o) => o.row)));
@@ -140,7 +186,7 @@ export class GatewayWallet {
       outputs, request: { inputs, outputs: outputs.map((o) => o.message) } };
   }
 
-  /** Second half of claim(): the one POST /v1/swap, then the proofs committed 'held'. */
+  /** Second half of claim(): the one POST /v1/swap, then the signatures committed 'signed' (held). */
   async executeClaim(prepared: PreparedClaim): Promise<ClaimResult> {
     const { jobId, outputs } = prepared;
     const mint = this.trusted.get(prepared.mint) ?? this.handleFor(prepared.mint);
@@ -164,36 +210,46 @@ export class GatewayWallet {
         throw gerr;
       }
 
-      const sigs = Array.isArray(res.signatures) ? (res.signatures as BlindSignatureJson[]) : null;
+      const sigs = Array.isArray(res.signatures) ? (res.signatures as unknown[]) : null;
       if (!sigs || sigs.length !== outputs.length) {
         this.log.error?.({ jobId, mint: prepared.mint }, 'wallet: swap answer malformed, outputs left pending for restore');
         throw new ClaimInDoubtError(jobId, 'internal_error', 'the mint answered the claim with malformed signatures');
       }
-      const proofs = outputs.map((o, i): WalletProof | null => {
-        try {
-          return unblind(o.data, sigs[i]!, prepared.keyset);
-        } catch {
-          return null;
-        }
+      // Only the cheap checks here; the curve arithmetic (DLEQ, unblinding) comes after the claim.
+      const checked = outputs.map((o, i): { sig: BlindSignatureJson; K: string } | null => {
+        const sig = wellFormedSignature(sigs[i], o.message);
+        const K = prepared.keyset.keys[String(o.message.amount)];
+        return sig && K ? { sig, K } : null;
       });
-      const bad = proofs.filter((p) => p === null).length;
+      let signed: UnblindItem[];
       try {
-        await this.db.tx(async (sql) => {
+        signed = await this.db.tx(async (sql) => {
+          const out: UnblindItem[] = [];
           for (const [i, o] of outputs.entries()) {
-            const p = proofs[i];
-            if (!p) {
+            const c = checked[i];
+            if (!c) {
               await this.holdings.moveOutput(sql, o.row.b_, ['pending', 'failed'], 'invalid');
-            } else if (await this.holdings.moveOutput(sql, o.row.b_, ['pending', 'failed'], 'done')) {
-              await this.holdings.insertProof(sql, jobId, prepared.mint, p);
+            } else if (await this.holdings.moveOutput(sql, o.row.b_, ['pending', 'failed'], 'signed')) {
+              await this.holdings.insertSignature(sql, o.row.b_, { c_: c.sig.C_, dleq: c.sig.dleq ? JSON.stringify(c.sig.dleq) : null, k: c.K });
+              out.push({ keysetId: o.row.keyset_id, amount: o.row.amount, secret: o.row.secret, r: o.row.r, B_: o.row.b_,
+                C_: c.sig.C_, dleq: c.sig.dleq ?? null, K: c.K, jobId, mint: prepared.mint });
             }
           }
+          return out;
         });
       } catch (err) {
-        this.log.error?.({ jobId, err: errMsg(err) }, 'wallet: claimed proofs could not be stored, left pending for restore');
+        this.log.error?.({ jobId, err: errMsg(err) }, 'wallet: claimed signatures could not be stored, left pending for restore');
         throw new ClaimInDoubtError(jobId, 'internal_error', 'the claimed proofs could not be stored');
       }
-      if (bad > 0) {
-        this.log.error?.({ jobId, bad }, 'wallet: the mint returned signatures that failed verification');
+      if (this.opts.backgroundUnblinding !== false) {
+        this.unblinder.enqueue(signed);
+        this.background.kick();
+      }
+      const bad = outputs.filter((_, i) => !checked[i]);
+      if (bad.length > 0) {
+        const sats = bad.reduce((n, o) => n + o.row.amount, 0);
+        this.log.error?.({ jobId, bad: bad.length, sats }, 'wallet: THE MINT RETURNED SIGNATURES THAT DO NOT MATCH THE CLAIM — outputs marked invalid');
+        (this.opts.onInvalidSignatures ?? noop)(jobId, sats);
         throw new GatewayError('internal_error', 'the mint returned invalid signatures for the claim');
       }
       this.log.debug?.({ jobId, amount: prepared.amount, fee: prepared.fee, ms: Date.now() - started }, 'wallet: claimed');
@@ -206,10 +262,14 @@ export class GatewayWallet {
   /**
    * Inside the caller's settle transaction: held proofs of `jobId` summing to exactly `amount`,
    * marked sent. amount 0 → []. Throws when impossible (never, for a job's first takeProofs
-   * with amount ≤ what its claim holds: claimDenominations guarantees it).
+   * with amount ≤ what its claim holds: claimDenominations guarantees it — unless the mint
+   * returned invalid signatures, whose sats are missing).
+   * First, every output of the job still 'signed' is unblinded here (CPU, in this transaction),
+   * so after a settle the job has only proofs.
    */
   async takeProofs(sql: SqlExecutor, jobId: string, amount: number): Promise<WalletProof[]> {
     if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`takeProofs: bad amount ${amount}`);
+    await this.unblinder.finishJob(sql, jobId);
     if (amount === 0) return [];
     const rows = await this.holdings.proofsOfJob(sql, jobId, 'held');
     const chosen = selectExactItems(rows, amount, (r) => Number(r.amount));
@@ -224,19 +284,29 @@ export class GatewayWallet {
   }
 
   /**
-   * NUT-09 restore of outputs still pending (older than minAgeMs, not claimed right now by this
-   * process): signed → held proofs of the same job; never signed → 'failed' (the client's token
-   * was not spent by that swap). Mints that cannot be reached are left for the next run.
-   * Returns the sats recovered. Run it at start-up and periodically (then with minAgeMs ≥ 2×
-   * the mint timeout so other replicas' claims in flight are not marked failed).
+   * 1. Unblinds outputs left 'signed' (claimed; signed more than minAgeMs ago and not queued
+   *    in this process): their sats were held all along, so they are not counted as recovered.
+   * 2. NUT-09 restore of outputs still pending (older than minAgeMs, not claimed right now by
+   *    this process): signed → held proofs of the same job; never signed → 'failed' (the
+   *    client's token was not spent by that swap). Mints that cannot be reached are left for
+   *    the next run.
+   * Returns the sats restored in 2. Run it at start-up and periodically (then with minAgeMs ≥
+   * 2× the mint timeout so other replicas' claims in flight are not marked failed).
    */
   async recoverPending(opts: { minAgeMs?: number } = {}): Promise<number> {
-    const rows = (await this.holdings.pendingOutputs(Date.now() - (opts.minAgeMs ?? 0))).filter((r) => !this.inflight.has(r.b_));
+    const cutoff = Date.now() - (opts.minAgeMs ?? 0);
+    const signed = (await this.holdings.signedOutputs(this.db, { signedBefore: cutoff })).filter((r) => !this.unblinder.has(r.b_));
+    if (signed.length > 0) {
+      await this.unblinder.finishStored(signed);
+      this.log.info?.({ outputs: signed.length }, 'wallet: unblinded signed outputs left by an earlier run');
+    }
+    const rows = (await this.holdings.pendingOutputs(cutoff)).filter((r) => !this.inflight.has(r.b_));
     const byJob = await recoverPendingOutputs(rows, {
       db: this.db,
       holdings: this.holdings,
       log: this.log,
       mintFor: (url) => this.trusted.get(url) ?? this.handleFor(url),
+      onInvalid: (jobId, sats) => (this.opts.onInvalidSignatures ?? noop)(jobId, sats),
     });
     let total = 0;
     for (const [jobId, sats] of byJob) {
@@ -246,18 +316,24 @@ export class GatewayWallet {
     return total;
   }
 
-  /** Σ of proofs held (all jobs). */
+  /** Σ sats held (all jobs): proofs held plus claimed outputs not unblinded yet. */
   heldBalance(): Promise<number> {
-    return this.holdings.sum('held');
+    return this.holdings.heldSum();
   }
 
+  /** Σ sats held for one job (as heldBalance). */
   heldByJob(jobId: string): Promise<number> {
-    return this.holdings.sum('held', jobId);
+    return this.holdings.heldSum(jobId);
   }
 
   /** Outputs whose swap outcome is not known yet. */
   pendingOutputCount(): Promise<number> {
     return this.holdings.countOutputs('pending');
+  }
+
+  /** Claimed outputs not unblinded yet (their sats are held). */
+  signedOutputCount(): Promise<number> {
+    return this.holdings.countOutputs('signed');
   }
 
   private handle(url: string): MintHandle {

@@ -19,7 +19,19 @@ export function moneyServices(deps: PluginDeps): Promise<MoneyServices> {
   let made = deps.shared.get(KEY) as Promise<MoneyServices> | undefined;
   if (!made) {
     made = (async () => {
-      const wallet = new GatewayWallet({ db: deps.db, mints: deps.config.payment.mints, log: deps.log });
+      const wallet = new GatewayWallet({
+        db: deps.db,
+        mints: deps.config.payment.mints,
+        log: deps.log,
+        onInvalidSignatures: (jobId, sats) => {
+          deps.metrics.invalidSignatureSats.inc(sats);
+          deps.log.error({ job: jobId, sats }, 'the mint returned signatures that fail their DLEQ proof: those sats are missing');
+        },
+        onMintRequest: (operation, outcome, seconds) => {
+          deps.metrics.mintRequests.inc({ operation, outcome });
+          deps.metrics.mintDuration.observe({ operation }, seconds);
+        },
+      });
       const jobs = new JobsRepo(deps.db, randomBytes(9).toString('base64url'));
       await wallet.init();
       await jobs.init();

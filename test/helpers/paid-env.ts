@@ -96,7 +96,8 @@ export class PaidEnv {
     const db = this.gw.db;
     const one = async (sql: string) => Number((await db.get<{ s: number | null }>(sql))?.s ?? 0);
     return {
-      held: await one(`SELECT SUM(amount) AS s FROM wallet_proofs WHERE state = 'held'`),
+      // held proofs, plus claim outputs whose signatures are stored but not unblinded yet
+      held: (await one(`SELECT SUM(amount) AS s FROM wallet_proofs WHERE state = 'held'`)) + (await one(`SELECT SUM(amount) AS s FROM wallet_outputs WHERE state = 'signed'`)),
       gateway: await one(`SELECT SUM(balance_sats) AS s FROM balances WHERE account = 'gateway'`),
       providers: await one(`SELECT SUM(balance_sats) AS s FROM balances WHERE account LIKE 'provider:%'`),
       pending: await one(`SELECT SUM(held_sats) AS s FROM jobs WHERE state = 'claimed'`),

@@ -100,4 +100,43 @@ for (const store of stores) describe(`cashu/holdings (${store.name})`, () => {
     assert.equal(await h.countOutputs('done'), 1);
     assert.equal(await h.countOutputs('pending'), 0);
   });
+
+  it('signed outputs: held until unblinded, then counted once as a proof; never restored', async () => {
+    const out = (amount: number, job = 'j') => ({ b_: '02' + hex(32), job_id: job, mint: MINT, keyset_id: 'k', amount, secret: hex(32), r: hex(32) });
+    const [a, b, c] = [out(4), out(8), out(16, 'other')];
+    await db.tx((sql) => h.insertOutputs(sql, [a, b, c], 1000));
+    assert.equal(await h.heldSum(), 0, 'pending outputs are not held');
+    await db.tx(async (sql) => {
+      for (const o of [a, b, c]) {
+        assert.equal(await h.moveOutput(sql, o.b_, ['pending'], 'signed', 2000), true);
+        await h.insertSignature(sql, o.b_, { c_: '03' + hex(32), dleq: o === a ? JSON.stringify({ e: hex(32), s: hex(32) }) : null, k: '02' + hex(32) });
+      }
+    });
+    assert.equal(await h.heldSum(), 28);
+    assert.equal(await h.heldSum('j'), 12);
+    assert.equal(await h.sum('held'), 0, 'sum() counts proofs only');
+    assert.equal((await h.pendingOutputs(5000)).length, 0, 'signed outputs are not pending: restore never sees them');
+    const ofJob = await h.signedOutputs(db, { jobId: 'j' });
+    assert.deepEqual(ofJob.map((r) => r.amount), [8, 4]);
+    const a2 = ofJob.find((r) => r.b_ === a.b_)!;
+    assert.equal(a2.secret, a.secret);
+    assert.equal(a2.r, a.r);
+    assert.deepEqual(Object.keys(JSON.parse(a2.dleq!)), ['e', 's']);
+    assert.equal((await h.signedOutputs(db, { signedBefore: 1999 })).length, 0);
+    assert.equal((await h.signedOutputs(db, { signedBefore: 2000 })).length, 3);
+
+    // signed → done together with the proof: the total does not move
+    const p = { ...proof(4), secret: a.secret };
+    await db.tx(async (sql) => {
+      assert.equal(await h.moveOutput(sql, a.b_, ['signed'], 'done'), true);
+      await h.insertProof(sql, 'j', MINT, p);
+    });
+    assert.equal(await h.heldSum('j'), 12);
+    assert.equal(await h.heldSum(), 28);
+    assert.equal(await db.tx((sql) => h.moveOutput(sql, a.b_, ['signed'], 'done')), false, 'exactly once');
+    // a bad signature: signed → invalid, its sats are no longer held
+    assert.equal(await db.tx((sql) => h.moveOutput(sql, b.b_, ['signed'], 'invalid')), true);
+    assert.equal(await h.heldSum('j'), 4);
+    assert.equal(await h.countOutputs('signed'), 1);
+  });
 });

@@ -1,8 +1,10 @@
 // GatewayWallet against the development mint, with the real cashu-ts Wallet as the client.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { getEncodedToken, Wallet, type Proof } from '@cashu/cashu-ts';
+import { Amount, getEncodedToken, Wallet, type Proof } from '@cashu/cashu-ts';
 import { createDevMint } from '../../../src/devmint/index.js';
 import { GatewayError } from '../../../src/errors.js';
 import { openDb } from '../../../src/store/open.js';
@@ -64,6 +66,7 @@ async function setup(inputFeePpk = 0): Promise<Env> {
 
 async function teardown(env: Env | undefined): Promise<void> {
   if (!env) return;
+  await env.gw.close();
   env.devmint.down = false;
   await env.devmint.close();
   await env.dropDb();
@@ -82,6 +85,39 @@ async function token(env: Env, amount: number, format: 'A' | 'B' = 'B'): Promise
 }
 
 const swaps = (env: Env): number => env.devmint.counters.get('POST /v1/swap') ?? 0;
+
+/** Σ of proofs held in the store, read directly (without the signed outputs heldBalance adds). */
+async function proofRowsHeld(db: Db, jobId: string): Promise<number> {
+  const row = await db.get<{ s: number | null }>(`SELECT SUM(amount) AS s FROM wallet_proofs WHERE state = 'held' AND job_id = ?`, [jobId]);
+  return Number(row?.s ?? 0);
+}
+
+/**
+ * A man in the middle of the mint: forwards everything, and lets `tamper` rewrite the JSON answer
+ * of POST /v1/swap. Returns its URL and a close function.
+ */
+async function tamperingMint(target: string, tamper: (body: { signatures: Array<{ amount: number; C_: string; dleq?: unknown }> }) => void) {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const body = chunks.length ? Buffer.concat(chunks) : undefined;
+        const up = await fetch(target + req.url, { method: req.method, headers: { 'content-type': 'application/json' }, ...(body && { body }) });
+        let text = await up.text();
+        if (req.method === 'POST' && req.url === '/v1/swap' && up.status === 200) {
+          const json = JSON.parse(text) as Parameters<typeof tamper>[0];
+          tamper(json);
+          text = JSON.stringify(json);
+        }
+        res.writeHead(up.status, { 'content-type': 'application/json' }).end(text);
+      })().catch(() => res.destroy());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -320,5 +356,111 @@ describe('cashu/wallet with the dev mint', function () {
     assert.equal((env.devmint.counters.get('GET /v1/keysets') ?? 0) - loads, 1);
     assert.equal(ins.inputFee, Math.ceil((fresh.length * 100) / 1000));
     assert.deepEqual(await gw2.claim('job-new', ins), { amount: 50 - ins.inputFee, fee: ins.inputFee });
+  });
+
+  it('a claim returns before unblinding: the signed outputs are held; takeProofs right after pays exactly', async () => {
+    env = await setup();
+    const gw = new GatewayWallet({ db: env.db, mints: [env.url], backgroundUnblinding: false });
+    await gw.init();
+    try {
+      const ins = await gw.inspect(await token(env, 100));
+      assert.deepEqual(await gw.claim('job-deferred', ins), { amount: 100, fee: 0 });
+      assert.equal(await gw.signedOutputCount(), 9, '100 sats = 9 outputs, stored as signatures');
+      assert.equal(await gw.pendingOutputCount(), 0);
+      assert.equal(await proofRowsHeld(env.db, 'job-deferred'), 0, 'nothing unblinded on the request path');
+      assert.equal(await gw.heldByJob('job-deferred'), 100, 'signed outputs count as held');
+      assert.equal(await gw.heldBalance(), 100);
+
+      const proofs = await env.db.tx((sql) => gw.takeProofs(sql, 'job-deferred', 37));
+      assert.equal(proofs.reduce((n, p) => n + p.amount, 0), 37);
+      assert.ok(proofs.every((p) => p.dleq?.r), 'change carries its DLEQ proof with r');
+      assert.equal(await gw.signedOutputCount(), 0, 'takeProofs unblinded every output of the job');
+      assert.equal(await proofRowsHeld(env.db, 'job-deferred'), 63);
+      assert.equal(await gw.heldByJob('job-deferred'), 63);
+      const received = await env.client.receive(gw.encodeFor('B', ins.mint, proofs));
+      assert.equal(received.reduce((n, p) => n + p.amount.toNumber(), 0), 37);
+      const rest = await env.db.tx((sql) => gw.takeProofs(sql, 'job-deferred', 63));
+      const received2 = await env.client.receive(gw.encodeFor('A', ins.mint, rest));
+      assert.equal(received2.reduce((n, p) => n + p.amount.toNumber(), 0), 63);
+      assert.equal(await gw.heldBalance(), 0);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('the background unblinds right after the claim; held stays exact throughout', async () => {
+    env = await setup();
+    const ins = await env.gw.inspect(await token(env, 1000));
+    await env.gw.claim('job-bg', ins);
+    assert.equal(await env.gw.heldByJob('job-bg'), 1000);
+    await env.gw.whenIdle();
+    assert.equal(await env.gw.signedOutputCount(), 0);
+    assert.equal(await proofRowsHeld(env.db, 'job-bg'), 1000);
+    assert.equal(await env.gw.heldByJob('job-bg'), 1000);
+    const out = await env.db.tx((sql) => env!.gw.takeProofs(sql, 'job-bg', 999));
+    const received = await env.client.receive(env.gw.encodeFor('B', ins.mint, out));
+    assert.equal(received.reduce((n, p) => n + p.amount.toNumber(), 0), 999);
+  });
+
+  it('a process that dies after storing the signatures: the next one unblinds them at recoverPending, exactly once', async () => {
+    env = await setup();
+    const dying = new GatewayWallet({ db: env.db, mints: [env.url], backgroundUnblinding: false });
+    const ins = await dying.inspect(await token(env, 100));
+    await dying.claim('job-died', ins);
+    await dying.close(); // "dies": the signatures are in the store, nothing unblinded
+    assert.equal(await proofRowsHeld(env.db, 'job-died'), 0);
+
+    const recovered: Array<[string, number]> = [];
+    const next = new GatewayWallet({ db: env.db, mints: [env.url], onRecovered: (job, sats) => recovered.push([job, sats]) });
+    await next.init();
+    try {
+      assert.equal(await next.heldByJob('job-died'), 100, 'held before anything is unblinded');
+      assert.equal(await next.recoverPending(), 0, 'nothing to restore: the claim had completed');
+      assert.deepEqual(recovered, [], 'held all along: not reported as recovered');
+      assert.equal(await next.signedOutputCount(), 0);
+      assert.equal(await proofRowsHeld(env.db, 'job-died'), 100);
+      assert.equal(await next.heldByJob('job-died'), 100, 'not double counted');
+      assert.equal(await next.recoverPending(), 0);
+      assert.equal(await next.heldBalance(), 100, 'idempotent');
+      assert.equal(env.devmint.counters.get('POST /v1/restore') ?? 0, 0, 'signed outputs are never restored');
+      const out = await env.db.tx((sql) => next.takeProofs(sql, 'job-died', 100));
+      const received = await env.client.receive(next.encodeFor('B', ins.mint, out));
+      assert.equal(received.reduce((n, p) => n + p.amount.toNumber(), 0), 100);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('a tampered signature (wrong C_) fails its DLEQ check, is reported, and is never paid out as change', async () => {
+    env = await setup();
+    // 100 sats → [1,1,2,4,4,8,16,32,32]: swap the C_ of the last 32 with the other 32's (a valid point).
+    const mitm = await tamperingMint(env.url, (body) => {
+      const sigs = body.signatures;
+      sigs[sigs.length - 1]!.C_ = sigs[sigs.length - 2]!.C_;
+    });
+    for (const background of [true, false]) {
+      const invalid: Array<[string, number]> = [];
+      const gw: GatewayWallet = new GatewayWallet({ db: env.db, mints: [mitm.url], backgroundUnblinding: background, onInvalidSignatures: (j, s) => invalid.push([j, s]) });
+      await gw.init();
+      const job = `job-tampered-${background}`;
+      try {
+        const proofs = await mintProofs(env, 100);
+        const ins = await gw.inspect(getEncodedToken({ mint: mitm.url, unit: 'sat', proofs }));
+        assert.deepEqual(await gw.claim(job, ins), { amount: 100, fee: 0 }, 'detected after the claim, not on the request path');
+        if (background) await gw.whenIdle();
+        const change: WalletProof[] = await env.db.tx((sql) => gw.takeProofs(sql, job, 68));
+        assert.deepEqual(invalid, [[job, 32]]);
+        assert.equal(await gw.heldByJob(job), 0, 'the 32 sats of the bad signature are missing, not held');
+        assert.equal(await env.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM wallet_outputs WHERE job_id = ? AND state = 'invalid'`, [job]).then((r) => Number(r?.n)), 1);
+        assert.equal(change.reduce((n, p) => n + p.amount, 0), 68);
+        // every proof handed out is good: the mint accepts all of them
+        const received = await env.client.receive(getEncodedToken({ mint: env.url, unit: 'sat', proofs: change.map((p) => ({ ...p, amount: Amount.from(p.amount) })) }));
+        assert.equal(received.reduce((n, p) => n + p.amount.toNumber(), 0), 68);
+        await assert.rejects(env.db.tx((sql) => gw.takeProofs(sql, job, 1)), 'nothing left to pay out');
+      } finally {
+        await gw.close();
+      }
+    }
+    await mitm.close();
   });
 });

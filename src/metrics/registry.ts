@@ -1,0 +1,53 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// Every metric the gateway exports (prefix owlrun_), one registry per gateway instance.
+// Label values MUST be bounded: routes and outcomes from closed lists, models from config or
+// discovery, reason codes from src/errors.ts — never a token, receipt, key or client address.
+
+/** Seconds: LLM latencies span a few ms (cached, tiny) to a minute (long answers). */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
+const MINT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({ name: 'owlrun_requests_total', help: 'Inference requests by route, model and HTTP status', labelNames: ['route', 'model', 'status'] as const, registers: [this.registry] });
+  readonly requestDuration = new Histogram({ name: 'owlrun_request_duration_seconds', help: 'Time from request to the end of the response', labelNames: ['route', 'model'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly timeToFirstToken = new Histogram({ name: 'owlrun_time_to_first_token_seconds', help: 'Time from request to the first response byte sent to the client', labelNames: ['route', 'model'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly tokens = new Counter({ name: 'owlrun_tokens_total', help: 'Tokens billed by model, kind (prompt|completion) and source (backend|estimated)', labelNames: ['model', 'kind', 'source'] as const, registers: [this.registry] });
+  readonly sats = new Counter({ name: 'owlrun_sats_total', help: 'Sats by kind: paid (tokens received), fee (mint input fees), charged, change, refunded, provider, gateway', labelNames: ['kind'] as const, registers: [this.registry] });
+  readonly jobs = new Counter({ name: 'owlrun_jobs_total', help: 'Paid and free jobs by outcome: ok, cut, refunded, refused, backend_failed, client_gone, recovered', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly activeStreams = new Gauge({ name: 'owlrun_active_streams', help: 'Responses being streamed to clients now', registers: [this.registry] });
+  readonly backendUp = new Gauge({ name: 'owlrun_backend_up', help: '1 when the node passes its health checks', labelNames: ['node', 'kind'] as const, registers: [this.registry] });
+  readonly backendInFlight = new Gauge({ name: 'owlrun_backend_in_flight', help: 'Requests in flight on the node', labelNames: ['node'] as const, registers: [this.registry] });
+  readonly backendFailovers = new Counter({ name: 'owlrun_backend_failovers_total', help: 'Times a node refused or failed before answering and the job moved on', labelNames: ['node'] as const, registers: [this.registry] });
+  readonly mintRequests = new Counter({ name: 'owlrun_mint_requests_total', help: 'Requests to mints by operation and outcome', labelNames: ['operation', 'outcome'] as const, registers: [this.registry] });
+  readonly mintDuration = new Histogram({ name: 'owlrun_mint_request_duration_seconds', help: 'Mint request duration by operation', labelNames: ['operation'] as const, buckets: MINT_BUCKETS, registers: [this.registry] });
+  readonly paymentErrors = new Counter({ name: 'owlrun_payment_errors_total', help: 'Refused payments by reason code', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly oracleRate = new Gauge({ name: 'owlrun_oracle_btc_usd', help: 'BTC/USD rate in force for pricing', registers: [this.registry] });
+  readonly oracleRateAge = new Gauge({ name: 'owlrun_oracle_rate_age_seconds', help: 'Age of the rate in force', registers: [this.registry] });
+  readonly oracleSourceErrors = new Counter({ name: 'owlrun_oracle_source_errors_total', help: 'Price source failures and rejected prices', labelNames: ['source'] as const, registers: [this.registry] });
+  readonly invalidSignatureSats = new Counter({ name: 'owlrun_wallet_invalid_signature_sats_total', help: 'Sats of claim outputs whose mint signature failed its DLEQ proof (missing money: alert on any)', registers: [this.registry] });
+  readonly walletHeld = new Gauge({ name: 'owlrun_wallet_held_sats', help: 'Sats the gateway holds in proofs', registers: [this.registry] });
+  readonly balances = new Gauge({ name: 'owlrun_balance_sats', help: 'Ledger balances: the gateway, each provider, and sats held for running jobs', labelNames: ['account'] as const, registers: [this.registry] });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'owlrun_' });
+  }
+
+  /** Gauges read at scrape time (backend state, wallet, oracle) register their collector here. */
+  onCollect(fn: () => void | Promise<void>): void {
+    this.collectors.push(fn);
+  }
+
+  private readonly collectors: (() => void | Promise<void>)[] = [];
+
+  async text(): Promise<string> {
+    for (const fn of this.collectors) await fn();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
