@@ -6,3 +6,4 @@ registerPlugin('payment', async () => (await import('./payment/index.js')).creat
 registerPlugin('metering', async () => (await import('./metering/index.js')).create);
 registerPlugin('change', async () => (await import('./change/index.js')).create);
 registerPlugin('oracle', async () => (await import('./oracle/index.js')).create);
+registerPlugin('metrics', async () => (await import('./metrics/index.js')).create);

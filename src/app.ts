@@ -10,6 +10,9 @@ import type { PluginRunner } from './pipeline/runner.js';
 import type { Forwarder } from './proxy/forward.js';
 import type { BackendPool } from './proxy/pool.js';
 import { listModels } from './models.js';
+import { errorBody } from './errors.js';
+import { bearer, KeyRing } from './http/keys.js';
+import type { GatewayMetrics } from './metrics/registry.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -21,6 +24,7 @@ export interface AppDeps {
   active: Set<Promise<void>>;
   /** True once shutdown began: new jobs get 503. */
   isDraining(): boolean;
+  metrics: GatewayMetrics;
 }
 
 const INFERENCE_ROUTES: [string, RouteKind][] = [
@@ -43,6 +47,7 @@ export function createApp(deps: AppDeps): Koa {
     bodyLimit: deps.config.server.bodyLimit,
     maxEventBytes: 64 * 1024 * 1024,
     active: deps.active,
+    metrics: deps.metrics,
   };
 
   router.get('/healthz', (ctx) => {
@@ -50,6 +55,17 @@ export function createApp(deps: AppDeps): Koa {
   });
   router.get('/v1/models', (ctx) => {
     ctx.body = { object: 'list', data: listModels(deps.pool, deps.config) };
+  });
+  router.get('/metrics', async (ctx) => {
+    const key = deps.config.metrics.key;
+    if (key && !new KeyRing([{ id: 'metrics', key }]).match(bearer(ctx.get('Authorization')))) {
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', 'Bearer');
+      ctx.body = errorBody('auth_invalid_key', 'GET /metrics needs Authorization: Bearer <metrics.key>');
+      return;
+    }
+    ctx.type = deps.metrics.contentType;
+    ctx.body = await deps.metrics.text();
   });
   for (const [path, kind] of INFERENCE_ROUTES) {
     router.post(path, async (ctx) => {

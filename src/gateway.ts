@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/types.js';
 import { createLogger } from './log.js';
+import { GatewayMetrics } from './metrics/registry.js';
 import type { GatewayPlugin } from './pipeline/plugin.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
 import { PluginRunner } from './pipeline/runner.js';
@@ -19,6 +20,7 @@ export interface GatewayOptions {
   db?: Db;
   /** Replace the plugins named in the config (tests). */
   plugins?: GatewayPlugin[];
+  metrics?: GatewayMetrics;
 }
 
 /** One running gateway: store, dev mint, backend pool, plugins, HTTP server. */
@@ -38,6 +40,7 @@ export class Gateway {
     readonly pool: BackendPool,
     readonly runner: PluginRunner,
     private readonly forwarder: Forwarder,
+    readonly metrics: GatewayMetrics,
   ) {}
 
   static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -54,10 +57,13 @@ export class Gateway {
       log.warn({ url }, 'development mint running: its sats are NOT real money (fake Lightning)');
       closers.push(() => mint.close());
     }
-    const deps: PluginDeps = { config, db, log, pool, shared: new Map() };
-    const plugins = opts.plugins ?? (await loadPlugins(config.plugins, deps));
+    const metrics = opts.metrics ?? new GatewayMetrics();
+    const deps: PluginDeps = { config, db, log, pool, metrics, shared: new Map() };
+    // Metrics are always collected (observability fails open); GET /metrics serves them.
+    const names = config.plugins.includes('metrics') ? config.plugins : [...config.plugins, 'metrics'];
+    const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder());
+    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
     await pool.checkAll();
@@ -80,6 +86,7 @@ export class Gateway {
       runner: this.runner,
       active: this.active,
       isDraining: () => this.draining,
+      metrics: this.metrics,
     });
     const server = http.createServer({ maxHeaderSize: this.config.server.maxHeaderBytes, keepAliveTimeout: 5000 }, app.callback());
     server.on('connection', (s: Socket) => {

@@ -28,6 +28,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       }
       if (!required) return CONTINUE;
       const err = new GatewayError(presented ? 'auth_invalid_key' : 'auth_missing_key');
+      deps.metrics.paymentErrors.inc({ reason: err.code });
       return { kind: 'reply', status: err.status, body: errorBody(err.code), headers: { 'WWW-Authenticate': 'Bearer' } };
     },
   };

@@ -42,6 +42,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
   const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
     const err = new GatewayError(code, opts.message);
+    deps.metrics.paymentErrors.inc({ reason: code });
     const headers: Record<string, string> = { ...job.responseHeaders };
     if (err.status === 402) headers['X-Cashu'] = paymentRequest(opts.amount ?? job.state.quote?.leastSats ?? deps.config.payment.minSatsPerJob, mints, `owlrun: ${job.model}`);
     if (opts.echo && ECHO_TOKEN.has(code)) headers['X-Cashu-Change'] = opts.echo;

@@ -8,6 +8,7 @@ import type { Job, JobOutcome, RouteKind } from '../pipeline/job.js';
 import type { PluginRunner } from '../pipeline/runner.js';
 import { ConnectError, Forwarder, type Upstream } from '../proxy/forward.js';
 import type { BackendPool } from '../proxy/pool.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import { jsonBodyEvent } from '../stream/json-body.js';
 import { NdjsonParser } from '../stream/ndjson.js';
 import { relayStream } from '../stream/relay.js';
@@ -24,6 +25,7 @@ export interface JobDeps {
   maxEventBytes: number;
   /** Jobs in progress, for graceful shutdown. */
   active: Set<Promise<void>>;
+  metrics: GatewayMetrics;
 }
 
 /** Backend statuses that mean "this node refused, try another" (queue full, gateway errors). */
@@ -114,7 +116,17 @@ class JobRun {
       else if (!this.res.writableEnded) this.res.end();
     } finally {
       if (job.node) job.node.inFlight--;
+      this.record();
     }
+  }
+
+  /** Request metrics; the model label only for models a backend serves (bounded label values). */
+  private record(): void {
+    const { job, deps } = this;
+    const labels = { route: job.route, model: job.modelKnown ? job.model : 'unknown' };
+    deps.metrics.requests.inc({ ...labels, status: String(this.res.statusCode) });
+    deps.metrics.requestDuration.observe(labels, (performance.now() - job.startedAt) / 1000);
+    if (job.firstByteAt !== undefined) deps.metrics.timeToFirstToken.observe(labels, (job.firstByteAt - job.startedAt) / 1000);
   }
 
   /** Tries the candidates in order until one answers with something other than a refusal. */
@@ -134,6 +146,7 @@ class JobRun {
           lastStatus = status;
           upstream.abort();
           node.failovers++;
+          deps.metrics.backendFailovers.inc({ node: node.id });
           deps.log.warn({ node: node.id, status, job: job.id }, 'node refused; trying the next one');
         } else {
           return upstream;
@@ -142,6 +155,7 @@ class JobRun {
         if (!(err instanceof ConnectError)) throw err;
         deps.pool.markFailed(node, err.message);
         node.failovers++;
+        deps.metrics.backendFailovers.inc({ node: node.id });
       }
       node.inFlight--;
       job.node = undefined;
@@ -165,13 +179,18 @@ class JobRun {
     res.flushHeaders();
     const parser = job.format === 'sse' ? new SseParser({ maxEventBytes: this.deps.maxEventBytes }) : new NdjsonParser({ maxEventBytes: this.deps.maxEventBytes });
     const runner = this.deps.runner;
-    await relayStream(upstream, res, parser, job.format === 'sse', {
-      onEvent: (ev) => runner.onStreamEvent(ev, job),
-      onWrite: () => {
-        job.firstByteAt ??= performance.now();
-      },
-      finish: (end) => this.settle(end.outcome, true, end.delivered),
-    });
+    this.deps.metrics.activeStreams.inc();
+    try {
+      await relayStream(upstream, res, parser, job.format === 'sse', {
+        onEvent: (ev) => runner.onStreamEvent(ev, job),
+        onWrite: () => {
+          job.firstByteAt ??= performance.now();
+        },
+        finish: (end) => this.settle(end.outcome, true, end.delivered),
+      });
+    } finally {
+      this.deps.metrics.activeStreams.dec();
+    }
   }
 
   /** Non-streaming bodies and backend errors: read whole (bounded), settle, then answer. */

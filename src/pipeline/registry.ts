@@ -4,6 +4,7 @@ import { ConfigError } from '../config/spec.js';
 import type { BackendPool } from '../proxy/pool.js';
 import type { Db } from '../store/db.js';
 import type { GatewayPlugin } from './plugin.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 
 /** What a plugin may use. Shared services are created once by the gateway and handed to all. */
 export interface PluginDeps {
@@ -11,6 +12,8 @@ export interface PluginDeps {
   db: Db;
   log: Logger;
   pool: BackendPool;
+  /** The gateway's Prometheus metrics (always collected; GET /metrics serves them). */
+  metrics: GatewayMetrics;
   /** Services shared between plugins (keyed by name), filled by plugins' create() in load order. */
   shared: Map<string, unknown>;
 }

@@ -2,6 +2,7 @@
 // prices), an injected clock to cross midnight, restarts on one store, paid jobs priced at the
 // published rate, and the announcements. No real network, no timed assertions.
 import assert from 'node:assert/strict';
+import { GatewayMetrics } from '../../src/metrics/registry.js';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Wallet } from '@cashu/cashu-ts';
@@ -310,7 +311,7 @@ describe('oracle plugin', () => {
     const config = testConfig({ plugins: ['oracle'] });
     const shared = new Map<string, unknown>();
     const log = createLogger('silent');
-    const deps = { config, db: new SqliteDb(':memory:'), log, pool: new BackendPool({ intervalMs: 3600_000, timeoutMs: 1000, log }), shared };
+    const deps = { config, db: new SqliteDb(':memory:'), log, pool: new BackendPool({ intervalMs: 3600_000, timeoutMs: 1000, log }), metrics: new GatewayMetrics({ processMetrics: false }), shared };
     const plugin = await create(deps);
     const m = shared.get('oracle') as OracleMetrics;
     assert.equal(m, oracleOf(config));
