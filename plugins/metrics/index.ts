@@ -53,6 +53,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   return {
     name: 'metrics',
     priority: 100,
+    settlesWithoutStore: true,
     async onSettle(job, s) {
       const outcome = outcomeOf(job, s);
       const usage = job.state.metering?.usage;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -59,7 +59,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
   const model = body.model as string;
   const route0 = deps.pool.route(model);
   const job: Job = {
-    id: randomBytes(12).toString('base64url'),
+    id: randomUUID(),
     route,
     path: req.url ?? '/',
     model,
@@ -153,7 +153,7 @@ class JobRun {
         }
       } catch (err) {
         if (!(err instanceof ConnectError)) throw err;
-        deps.pool.markFailed(node, err.message);
+        if (!err.staleSocket) deps.pool.markFailed(node, err.message);
         node.failovers++;
         deps.metrics.backendFailovers.inc({ node: node.id });
       }

@@ -1,9 +1,14 @@
 import type { Logger } from 'pino';
-import type { Db } from '../store/db.js';
+import type { Db, SqlExecutor } from '../store/db.js';
 import { PASS, type StreamAction, type StreamEvent } from '../stream/event.js';
 import type { Job, JobOutcome, Settlement } from './job.js';
 import { PHASES, PLUGIN_MEMBERS } from './phases.js';
 import { CONTINUE, type GatewayPlugin, type Verdict } from './plugin.js';
+
+const refuse = (): never => {
+  throw new Error('this settlement has no store transaction (every settle plugin declared settlesWithoutStore)');
+};
+const NO_STORE: SqlExecutor = { run: refuse, get: refuse, all: refuse };
 
 const KNOWN_MEMBERS = new Set<string>([...PHASES, ...PLUGIN_MEMBERS]);
 
@@ -88,6 +93,7 @@ export class PluginRunner {
    */
   async settle(job: Job, input: SettleInput): Promise<Buffer[]> {
     if (this.settleChain.length === 0) return [];
+    if (this.settleChain.every((p) => p.settlesWithoutStore)) return this.settleWithoutStore(job, input);
     // Both lists are made inside the transaction: PostgreSQL may run it again on a conflict.
     const { trailer, after } = await this.db.tx(async (sql) => {
       const out: Buffer[] = [];
@@ -103,6 +109,16 @@ export class PluginRunner {
         this.log.error({ err, job: job.id }, 'after-commit hook failed');
       }
     }
+    return trailer;
+  }
+
+  /** A plain proxy's settlement (e.g. metrics only): no transaction, hooks run at once. */
+  private async settleWithoutStore(job: Job, input: SettleInput): Promise<Buffer[]> {
+    const trailer: Buffer[] = [];
+    const hooks: (() => void)[] = [];
+    const settlement: Settlement = { ...input, sql: NO_STORE, trailer, afterCommit: (fn) => hooks.push(fn) };
+    for (const p of this.settleChain) await p.onSettle!(job, settlement);
+    for (const fn of hooks) fn();
     return trailer;
   }
 

@@ -23,11 +23,20 @@ export interface Upstream {
 }
 
 export class ConnectError extends Error {
-  constructor(override readonly cause: Error) {
+  /**
+   * @param staleSocket the request went out on a pooled keep-alive socket that the backend had
+   *   just closed: the node is fine, a fresh connection will do.
+   */
+  constructor(
+    override readonly cause: Error,
+    readonly staleSocket = false,
+  ) {
     super(cause.message);
     this.name = 'ConnectError';
   }
 }
+
+const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 interface Pending {
   resolve(u: Upstream): void;
@@ -75,8 +84,19 @@ export class Forwarder {
   /**
    * Sends body to node. Resolves when the upstream response headers arrive; rejects with
    * ConnectError when the connection fails before any response byte (the caller may try another node).
+   * A pooled socket the backend closed while idle (a race every keep-alive client meets) is
+   * retried once on a fresh connection: the body is buffered, and nothing reached the backend.
    */
-  send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
+  async send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
+    try {
+      return await this.sendOnce(node, req, res, headers, body);
+    } catch (err) {
+      if (!(err instanceof ConnectError) || !err.staleSocket) throw err;
+      return this.sendOnce(node, req, res, headers, body);
+    }
+  }
+
+  private sendOnce(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
     return new Promise<Upstream>((resolve, reject) => {
       const p: Pending = { resolve, reject, settled: false };
       this.pending.set(req, p);
@@ -96,8 +116,9 @@ export class Forwarder {
         (err: Error) => {
           if (p.settled) return; // after the response began, the relay sees the failure on the response
           p.settled = true;
+          const stale = p.proxyReq?.reusedSocket === true && STALE_SOCKET_CODES.has((err as NodeJS.ErrnoException).code ?? '');
           p.proxyReq?.destroy();
-          reject(new ConnectError(err));
+          reject(new ConnectError(err, stale));
         },
       );
     });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { BackendNode, type BackendNodeSpec } from './node.js';
-import { probeNode } from './health.js';
+import { probeNode, type ProbeResult } from './health.js';
 
 export interface Route {
   /** Some node (healthy or not) serves the model. */
@@ -25,6 +25,42 @@ export class BackendPool {
     if (old) node.inFlight = old.inFlight;
     this.nodes.set(spec.id, node);
     return node;
+  }
+
+  /**
+   * A registered node announced itself (POST /v1/gateway/register), or was read back from the
+   * store: added, or renewed in place — its health, in-flight count and discovered models are
+   * kept while its url, kind and kind of model list stay the same. `health`: a check just made.
+   * A configured node of the same id is never replaced (throws).
+   */
+  register(spec: BackendNodeSpec & { source: 'registered'; expiresAt: number }, health?: ProbeResult): { node: BackendNode; created: boolean } {
+    const old = this.nodes.get(spec.id);
+    if (old && old.source !== 'registered') throw new Error(`pool: node ${spec.id} is configured, not registered`);
+    let node: BackendNode;
+    if (old && old.url === spec.url.replace(/\/+$/, '') && old.kind === spec.kind && old.fixedModels === spec.models.length > 0) {
+      node = old;
+      node.expiresAt = Math.max(old.expiresAt ?? 0, spec.expiresAt);
+      node.maxConcurrent = spec.maxConcurrent;
+      node.provider = spec.provider;
+      if (node.fixedModels) node.setModels(spec.models);
+    } else {
+      node = this.add(spec);
+    }
+    if (health) this.applyHealth(node, health);
+    return { node, created: !old };
+  }
+
+  /** Registered nodes whose TTL ran out at `now` leave the pool; returns their ids. */
+  expire(now: number = (this.opts.now ?? Date.now)()): string[] {
+    const gone: string[] = [];
+    for (const node of this.nodes.values()) {
+      if (node.source === 'registered' && node.expiresAt !== undefined && node.expiresAt <= now) {
+        this.nodes.delete(node.id);
+        gone.push(node.id);
+      }
+    }
+    if (gone.length > 0) this.opts.log.info({ nodes: gone }, 'registered nodes stopped heartbeating; removed');
+    return gone;
   }
 
   remove(id: string): void {
@@ -65,7 +101,11 @@ export class BackendPool {
   }
 
   async check(node: BackendNode): Promise<void> {
-    const result = await probeNode(node, this.opts.timeoutMs);
+    this.applyHealth(node, await probeNode(node, this.opts.timeoutMs));
+  }
+
+  /** Records a health check's result on the node (and the models it discovered). */
+  applyHealth(node: BackendNode, result: ProbeResult): void {
     const wasHealthy = node.healthy;
     node.checked = true;
     node.healthy = result.ok;
@@ -77,13 +117,7 @@ export class BackendPool {
   }
 
   async checkAll(): Promise<void> {
-    const now = (this.opts.now ?? Date.now)();
-    for (const node of this.nodes.values()) {
-      if (node.source === 'registered' && node.expiresAt !== undefined && node.expiresAt <= now) {
-        this.opts.log.info({ node: node.id }, 'registered node stopped heartbeating; removed');
-        this.nodes.delete(node.id);
-      }
-    }
+    this.expire();
     await Promise.all([...this.nodes.values()].map((n) => this.check(n)));
   }
 

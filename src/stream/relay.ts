@@ -49,26 +49,28 @@ export function relayStream(upstream: Upstream, res: ServerResponse, parser: Eve
       }
     };
 
-    /** Applies the plugins' actions; returns false when the stream was cut. */
+    /**
+     * Applies the plugins' actions to the events of one upstream read and writes what they
+     * produce in ONE write (a write per event would cost a chunked-encoding frame each).
+     * Returns false when the stream was cut.
+     */
     const handle = (events: StreamEvent[]): boolean => {
+      const out: Buffer[] = [];
+      let cut = false;
       for (const ev of events) {
         if (ev.terminal) terminalSeen = true;
         const action = hooks.onEvent(ev);
-        switch (action.kind) {
-          case 'pass':
-            write(ev.raw);
-            break;
-          case 'replace':
-            write(action.bytes);
-            break;
-          case 'drop':
-            break;
-          case 'cut':
-            write(action.bytes ?? ev.raw);
-            return false;
+        if (action.kind === 'pass') out.push(ev.raw);
+        else if (action.kind === 'replace') out.push(action.bytes);
+        else if (action.kind === 'cut') {
+          out.push(action.bytes ?? ev.raw);
+          cut = true;
+          break;
         }
       }
-      return true;
+      if (out.length === 1) write(out[0]!);
+      else if (out.length > 1) write(Buffer.concat(out));
+      return !cut;
     };
 
     const finish = (outcome: RelayOutcome, error?: string) => {

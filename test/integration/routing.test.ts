@@ -93,6 +93,38 @@ describe('routing, failover and errors', () => {
     assert.equal(res2.status, 503);
   });
 
+  it('retries a request whose pooled keep-alive socket the backend had closed, without failing the node', async () => {
+    // A backend that drops every connection after its first request, as an idle timeout does.
+    const served = new WeakSet<object>();
+    const backend = http.createServer((req, res) => {
+      if (req.url === '/v1/models') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('{"object":"list","data":[{"id":"m"}]}');
+      }
+      if (served.has(req.socket)) return req.socket.destroy();
+      served.add(req.socket);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"id":"x","choices":[]}');
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(backend.address() as { port: number }).port}`;
+      gw = await startTestGateway({ backends: [{ id: 'a', kind: 'vllm', url, models: ['m'] }] });
+      for (let i = 0; i < 4; i++) {
+        const res = await post(gw.url + '/v1/chat/completions', { model: 'm', messages: [] });
+        assert.equal(res.status, 200);
+        await res.arrayBuffer();
+      }
+      assert.equal(gw.pool.get('a')!.healthy, true);
+    } finally {
+      backend.closeAllConnections();
+      backend.close();
+    }
+  });
+
   it('a client that disconnects mid-stream aborts the upstream request', async () => {
     const s = await sim({ kind: 'vllm', models: ['m'], tokens: 1000, tokenDelayMs: 10 });
     gw = await startTestGateway({ backends: [{ id: 'a', kind: 'vllm', url: s.url, models: ['m'] }] });
