@@ -1,0 +1,111 @@
+// The processes of a benchmark run and where they run.
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import type { SimKind } from '../../src/simulator/index.js';
+import { ChildProc } from './child.js';
+import type { Framing, Target } from './load.js';
+
+/** taskset CPU lists per process; undefined = not pinned. */
+export interface PinPlan {
+  client?: string;
+  sim?: string;
+  gateway?: string;
+  description: string;
+}
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ≥3 CPUs: one each. 2 CPUs: client and simulator share CPU 0 (identical in direct and gateway
+ * runs), the gateway has CPU 1 to itself, as in production where it runs alone.
+ */
+export function pinPlan(enabled: boolean): PinPlan {
+  const cpus = os.availableParallelism();
+  if (!enabled) return { description: `not pinned (${cpus} CPUs shared by client, simulator, gateway)` };
+  if (cpus < 2 || !hasTaskset()) return { description: `not pinned (${cpus} CPU${cpus === 1 ? '' : 's'}${cpus >= 2 ? ', no taskset' : ''})` };
+  if (cpus >= 3) return { client: '0', sim: '1', gateway: '2', description: 'client CPU 0, simulator CPU 1, gateway CPU 2' };
+  return { client: '0', sim: '0', gateway: '1', description: 'client + simulator share CPU 0, gateway alone on CPU 1' };
+}
+
+/** Pins this process (every thread) to `cpus`. */
+export function pinSelf(cpus: string | undefined): void {
+  if (cpus !== undefined) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
+export interface EnvOptions {
+  kind: SimKind;
+  simOptions: Record<string, unknown>;
+  /** Partial gateway config merged over the test defaults (backends are added). */
+  gatewayConfig: Record<string, unknown>;
+  pins: PinPlan;
+  gatewayNodeArgs?: string[];
+  /** Compiled project root for the children (lib/compile.ts); undefined = run them under tsx. */
+  jsRoot?: string;
+}
+
+/** Sets the nice value of a process (this one when pid is 0); false when not permitted. */
+export function renice(pid: number, nice: number | undefined): boolean {
+  if (nice === undefined) return true;
+  try {
+    os.setPriority(pid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface BenchEnv {
+  sim: ChildProc;
+  gw: ChildProc;
+  model: string;
+  kind: SimKind;
+  close(): Promise<void>;
+}
+
+export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
+  const sim = await ChildProc.start('simulator', 'sim-process.ts', { kind: o.kind, ...o.simOptions }, { cpus: o.pins.sim, jsRoot: o.jsRoot });
+  const model = String(sim.info.model);
+  let gw: ChildProc;
+  try {
+    const config = {
+      ...o.gatewayConfig,
+      // maxConcurrent far above the client's concurrency: the bench measures overhead, not queueing.
+      backends: [{ id: 'sim', kind: o.kind, url: sim.url, models: [model], maxConcurrent: 4096 }],
+    };
+    gw = await ChildProc.start('gateway', 'gateway-process.ts', config, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
+  } catch (err) {
+    await sim.stop();
+    throw err;
+  }
+  return {
+    sim,
+    gw,
+    model,
+    kind: o.kind,
+    close: async () => {
+      await gw.stop();
+      await sim.stop();
+    },
+  };
+}
+
+/** A chat request in the kind's streaming dialect: Ollama native NDJSON, or OpenAI SSE. */
+export function chatTarget(env: BenchEnv, side: 'direct' | 'gateway', stream: boolean): Target {
+  const ollama = env.kind === 'ollama';
+  const base = side === 'direct' ? env.sim.url : env.gw.url;
+  const framing: Framing = !stream ? 'json' : ollama ? 'ndjson' : 'sse';
+  return {
+    label: side,
+    base,
+    path: ollama ? '/api/chat' : '/v1/chat/completions',
+    body: JSON.stringify({ model: env.model, messages: [{ role: 'user', content: 'Write a short poem about owls.' }], stream }),
+    framing,
+  };
+}

@@ -1,0 +1,106 @@
+// Turns the measurements into the markdown report.
+import type { ProcStats } from './protocol.js';
+import type { PairResult, SideResult, TtftResult } from './scenarios.js';
+import { fmt, mb, median, percentile, signed } from './stats.js';
+import { markdownTable } from './table.js';
+
+export const GOALS = { streamRatio: 0.8, ttftAddedMs: 2, peakRssMb: 200 };
+
+export interface Report {
+  streams?: PairResult;
+  ttft?: TtftResult;
+  rps?: PairResult;
+  gatewayStart: ProcStats;
+  gatewayEnd: ProcStats;
+  simEnd: ProcStats;
+}
+
+const mark = (ok: boolean): string => (ok ? '✅' : '❌');
+const ok = (s: SideResult): number => s.completed - s.failed;
+
+function pct(cpuS: number, wallS: number): string {
+  return `${fmt((cpuS / wallS) * 100, 0)}%`;
+}
+
+/** Details lines shared by the two throughput metrics. */
+function throughputDetails(name: string, unit: string, p: PairResult): string[] {
+  const { direct: d, gateway: g } = p;
+  const out: string[] = [];
+  const failedD = p.all.direct.failed;
+  const failedG = p.all.gateway.failed;
+  if (failedD + failedG > 0) {
+    const first = p.all.direct.firstError ?? p.all.gateway.firstError;
+    const scope =
+      p.used < p.rounds.length
+        ? `the table uses the ${p.used} of ${p.rounds.length} rounds without failures; over all rounds: direct ${fmt(p.all.direct.perSecond)}/s, gateway ${fmt(p.all.gateway.perSecond)}/s (${fmt(p.all.gateway.perSecond / p.all.direct.perSecond, 2)}x)`
+        : 'every round had failures: the table counts successes only';
+    out.push(`**${name}: ${failedD} direct and ${failedG} gateway requests failed** (first: ${first}); ${scope}`);
+  }
+  const latency = (s: SideResult): string => fmt(median(s.latenciesMs), unit === 'stream' ? 1 : 2);
+  out.push(
+    `${name}: gateway/direct per round ${p.rounds.map((r) => fmt(r.gateway.perSecond / r.direct.perSecond, 2)).join(', ')}`,
+    `${name}: p50 ${unit} duration direct ${latency(d)} ms, gateway ${latency(g)} ms; ${fmt(d.bytes / Math.max(1, ok(d)), 0)} bytes per ${unit}`,
+    `${name}: one gateway core could carry ≈${fmt(ok(g) / g.cpu.gateway, 0)} ${unit}s/s (1 / CPU per ${unit}; ${fmt(ok(g) / g.cpu.gateway / d.perSecond, 2)}x the direct rate), less sensitive to other load than the measured rate; ` +
+      `the simulator spends ${fmt((d.cpu.sim / ok(d)) * 1000, 3)} ms of CPU per ${unit}`,
+    `${name}: CPU busy (100% = one core) — direct run: client ${pct(d.cpu.client, d.wallS)}, simulator ${pct(d.cpu.sim, d.wallS)}; ` +
+      `gateway run: client ${pct(g.cpu.client, g.wallS)}, simulator ${pct(g.cpu.sim, g.wallS)}, gateway ${pct(g.cpu.gateway, g.wallS)}`,
+    contention(name, p),
+  );
+  return out;
+}
+
+/**
+ * Other work on the machine during the windows, and how long the gateway's event loop (alone on
+ * its CPU when pinned) sat runnable without getting one.
+ */
+function contention(name: string, p: PairResult): string {
+  const { direct: d, gateway: g } = p;
+  const foreign = Math.max(d.foreign / d.wallS, g.foreign / g.wallS);
+  const warn = foreign > 0.1 ? ' — ⚠ other processes competed for the CPUs: numbers are skewed, run again on a quiet machine' : '';
+  return (
+    `${name}: other processes used ${pct(d.foreign, d.wallS)} (direct run) / ${pct(g.foreign, g.wallS)} (gateway run) of a CPU; ` +
+    `gateway event loop runnable but not running ${pct(g.wait.gateway, g.wallS)} of the time (other processes, or its own GC threads)${warn}`
+  );
+}
+
+export function renderReport(r: Report, a: { connections: number; streamTokens: number; kind: string }): string {
+  const framing = a.kind === 'ollama' ? 'NDJSON' : 'SSE';
+  const rows: string[][] = [];
+  const details: string[] = [];
+  const excluded = (p: PairResult): string => (p.used < p.rounds.length ? ` (${p.used}/${p.rounds.length} rounds)` : '');
+  if (r.streams) {
+    const { direct: d, gateway: g } = r.streams;
+    const ratio = g.perSecond / d.perSecond;
+    rows.push([`streams/s (${a.connections} clients, ${a.streamTokens}-chunk ${framing})${excluded(r.streams)}`, fmt(d.perSecond), fmt(g.perSecond), `${fmt(ratio, 2)}x`, `≥${fmt(GOALS.streamRatio, 2)}x ${mark(ratio >= GOALS.streamRatio)}`]);
+    rows.push(['gateway CPU per stream', '—', `${fmt((g.cpu.gateway / ok(g)) * 1000, 3)} ms`, '—', '—']);
+    details.push(...throughputDetails('streams', 'stream', r.streams));
+  }
+  if (r.ttft) {
+    const t = r.ttft;
+    const m = [median(t.direct), median(t.gateway)] as const;
+    const p = [percentile(t.direct, 95), percentile(t.gateway, 95)] as const;
+    rows.push([`TTFT median (paced stream, n=${t.direct.length})`, `${fmt(m[0], 2)} ms`, `${fmt(m[1], 2)} ms`, signed(m[1] - m[0], 2, ' ms'), `≤+${GOALS.ttftAddedMs} ms ${mark(m[1] - m[0] <= GOALS.ttftAddedMs)}`]);
+    rows.push(['TTFT p95', `${fmt(p[0], 2)} ms`, `${fmt(p[1], 2)} ms`, signed(p[1] - p[0], 2, ' ms'), `≤+${GOALS.ttftAddedMs} ms ${mark(p[1] - p[0] <= GOALS.ttftAddedMs)}`]);
+    if (t.failed.direct + t.failed.gateway > 0) details.push(`**ttft: ${t.failed.direct} direct and ${t.failed.gateway} gateway requests failed** (first: ${t.firstError})`);
+    details.push(
+      `ttft: p99 direct ${fmt(percentile(t.direct, 99), 2)} ms, gateway ${fmt(percentile(t.gateway, 99), 2)} ms`,
+      `ttft: other processes used ${pct(t.foreign, t.wallS)} of a CPU during the series; gateway event loop runnable but not running ${fmt(t.gatewayWait * 1000, 0)} ms in total` +
+        (t.foreign / t.wallS > 0.1 ? ' — ⚠ other processes competed for the CPUs: tails (p95) are skewed' : ''),
+    );
+  }
+  if (r.rps) {
+    const { direct: d, gateway: g } = r.rps;
+    rows.push([`non-streaming req/s (${a.connections} keep-alive conns)${excluded(r.rps)}`, fmt(d.perSecond), fmt(g.perSecond), `${fmt(g.perSecond / d.perSecond, 2)}x`, '—']);
+    rows.push(['gateway CPU per non-streaming request', '—', `${fmt((g.cpu.gateway / ok(g)) * 1000, 3)} ms`, '—', '—']);
+    details.push(...throughputDetails('rps', 'request', r.rps));
+  }
+  const peak = mb(r.gatewayEnd.maxRssBytes);
+  rows.push(['gateway peak RSS', '—', `${fmt(peak)} MB`, '—', `≤${GOALS.peakRssMb} MB ${mark(peak <= GOALS.peakRssMb)}`]);
+  details.push(
+    `memory: gateway RSS idle after start ${fmt(mb(r.gatewayStart.rssBytes))} MB, at the end ${fmt(mb(r.gatewayEnd.rssBytes))} MB (heap used ${fmt(mb(r.gatewayEnd.heapUsedBytes))} MB); ` +
+      `sampled peaks: V8 heap total ${fmt(mb(r.gatewayEnd.peak.heapTotalBytes))} MB, external ${fmt(mb(r.gatewayEnd.peak.externalBytes))} MB (ArrayBuffers ${fmt(mb(r.gatewayEnd.peak.arrayBuffersBytes))} MB); ` +
+      `simulator peak RSS ${fmt(mb(r.simEnd.maxRssBytes))} MB`,
+  );
+  const table = markdownTable(['metric', 'direct', 'gateway', 'ratio/added', 'goal'], rows);
+  return `${table}\n\n${details.map((d) => `- ${d}`).join('\n')}\n`;
+}
