@@ -1,3 +1,4 @@
+import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -22,7 +23,7 @@ const stores: Store[] = [{ name: 'sqlite', open: async () => {
   const db = await openDb('sqlite::memory:');
   return { db, drop: () => db.close() };
 } }];
-const pgUrl = process.env.OWLRUN_TEST_POSTGRES_URL;
+const pgUrl = TEST_POSTGRES_URL;
 if (pgUrl) {
   stores.push({ name: 'postgres', open: async () => {
     const name = `owlrun_cashu_${hex(6)}`;

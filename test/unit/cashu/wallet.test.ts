@@ -1,4 +1,5 @@
 // GatewayWallet against the development mint, with the real cashu-ts Wallet as the client.
+import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -32,7 +33,7 @@ const plain = (ps: readonly Proof[]): WalletProof[] =>
 
 /** The gateway store: SQLite, or a scratch PostgreSQL database when OWLRUN_TEST_POSTGRES_URL is set. */
 async function openGatewayDb(): Promise<{ db: Db; dropDb(): Promise<void> }> {
-  const pgUrl = process.env.OWLRUN_TEST_POSTGRES_URL;
+  const pgUrl = TEST_POSTGRES_URL;
   if (!pgUrl) {
     const db = await openDb('sqlite::memory:');
     return { db, dropDb: () => db.close() };

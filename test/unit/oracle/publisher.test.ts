@@ -1,3 +1,4 @@
+import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -133,7 +134,7 @@ describe('oracle publisher: midnight logic (injected clock)', () => {
   });
 });
 
-const pgUrl = process.env.OWLRUN_TEST_POSTGRES_URL;
+const pgUrl = TEST_POSTGRES_URL;
 
 (pgUrl ? describe : describe.skip)('oracle publisher on PostgreSQL (replicas)', () => {
   let admin: pg.Client;

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { JOBS_SCHEMA } from '../../../src/ledger/jobs.js';
+import type { Db } from '../../../src/store/db.js';
+import { openDb } from '../../../src/store/open.js';
+import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
+
+/** The stores the ledger suites run on: SQLite always; PostgreSQL when the test server is there. */
+export interface Store {
+  name: string;
+  /** A fresh store with the journal's tables (jobs, balances). */
+  open(): Promise<{ db: Db; drop(): Promise<void> }>;
+}
+
+export const STORES: Store[] = [
+  {
+    name: 'sqlite',
+    open: async () => {
+      const db = await openDb('sqlite::memory:');
+      await db.exec(JOBS_SCHEMA);
+      return { db, drop: () => db.close() };
+    },
+  },
+];
+
+if (TEST_POSTGRES_URL) {
+  STORES.push({
+    name: 'postgres',
+    open: async () => {
+      const name = `owlrun_ledger_${randomBytes(6).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      const u = new URL(TEST_POSTGRES_URL!);
+      u.pathname = `/${name}`;
+      const db = await openDb(u.toString());
+      await db.exec(JOBS_SCHEMA);
+      return {
+        db,
+        drop: async () => {
+          await db.close();
+          await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+          await admin.end();
+        },
+      };
+    },
+  });
+}
+
+/** Sets an account's balance directly (as if earned). */
+export async function fund(db: Db, account: string, sats: number): Promise<void> {
+  await db.run(
+    `INSERT INTO balances (account, balance_sats, earned_sats, jobs) VALUES (?, ?, ?, 1)
+     ON CONFLICT (account) DO UPDATE SET balance_sats = excluded.balance_sats, earned_sats = excluded.earned_sats`,
+    [account, sats, sats],
+  );
+}
