@@ -13,6 +13,7 @@ import { listModels } from './models.js';
 import { errorBody } from './errors.js';
 import { bearer, KeyRing } from './http/keys.js';
 import type { GatewayMetrics } from './metrics/registry.js';
+import { webRoutes } from './web/serve.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -79,6 +80,7 @@ export function createApp(deps: AppDeps): Koa {
     });
   }
   for (const plugin of deps.runner.plugins) plugin.routes?.(router);
+  webRoutes(router, deps.config); // GET / (the chat page), /web/*, /v1/payment/info
 
   app.use(errorHandler(deps.log));
   app.use(cors());

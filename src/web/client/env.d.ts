@@ -1,0 +1,2 @@
+// esbuild bundles CSS imported from TypeScript (main.ts → app.css).
+declare module '*.css';

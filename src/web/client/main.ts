@@ -1,0 +1,597 @@
+// The chat page: Top up → Prompt → Take your change. No framework: a few elements by id.
+import './styles.css';
+import { ApiError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
+import { planPrompt, satsPerMillion, type ChatMessage } from './budget.js';
+import { lightningUri, qrDataUrl } from './qr.js';
+import { settings, walletKey, type PendingQuote } from './store.js';
+import { BrowserWallet, WalletError, normalizeMint } from './wallet.js';
+
+const el = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`#${id} missing`);
+  return e as T;
+};
+
+const ui = {
+  balance: el('balance'),
+  devmint: el('devmint-banner'),
+  broadcasts: el('broadcasts'),
+  error: el('error'),
+  topupPanel: el<HTMLDetailsElement>('topup-panel'),
+  topupForm: el<HTMLFormElement>('topup-form'),
+  topupAmount: el<HTMLInputElement>('topup-amount'),
+  topupButton: el<HTMLButtonElement>('topup-button'),
+  invoice: el('invoice'),
+  invoiceQr: el<HTMLImageElement>('invoice-qr'),
+  invoiceText: el<HTMLTextAreaElement>('invoice-text'),
+  invoiceStatus: el('invoice-status'),
+  invoiceCopy: el('invoice-copy'),
+  loadForm: el<HTMLFormElement>('load-form'),
+  loadInput: el<HTMLTextAreaElement>('load-token-input'),
+  loadButton: el<HTMLButtonElement>('load-token-button'),
+  loadStatus: el('load-status'),
+  apikeyCard: el('apikey-card'),
+  apikeyForm: el<HTMLFormElement>('apikey-form'),
+  apikeyInput: el<HTMLInputElement>('apikey-input'),
+  modelSelect: el<HTMLSelectElement>('model-select'),
+  modelPrice: el('model-price'),
+  newChat: el<HTMLButtonElement>('new-chat'),
+  conversation: el('conversation'),
+  promptForm: el<HTMLFormElement>('prompt-form'),
+  promptInput: el<HTMLTextAreaElement>('prompt-input'),
+  promptHint: el('prompt-hint'),
+  sendButton: el<HTMLButtonElement>('send-button'),
+  withdrawButton: el<HTMLButtonElement>('withdraw-button'),
+  withdrawal: el('withdrawal'),
+  withdrawQr: el<HTMLImageElement>('withdraw-qr'),
+  withdrawToken: el<HTMLTextAreaElement>('withdraw-token'),
+  withdrawStatus: el('withdraw-status'),
+  showLastWithdrawal: el<HTMLButtonElement>('show-last-withdrawal'),
+  mintInfo: el('mint-info'),
+};
+
+let info: PaymentInfo = { payment_required: false, mints: [], unit: 'sat', min_sats_per_job: 2, auth_required: false };
+let wallet: BrowserWallet | undefined;
+let models: ModelEntry[] = [];
+let oracleBtcUsd: number | undefined;
+const history: ChatMessage[] = [];
+/** The top-up being shown; a newer one stops the older one's polling. */
+let shownQuote: string | undefined;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+function showError(msg: string | null): void {
+  ui.error.hidden = !msg;
+  ui.error.textContent = msg ?? '';
+}
+
+function setStatus(node: HTMLElement, text: string, error = false): void {
+  node.textContent = text;
+  node.classList.toggle('error', error);
+}
+
+// ---- balance ----
+
+function balance(): number {
+  return wallet?.balance() ?? 0;
+}
+
+/** Sats out of the balance but not lost: tokens of prompts whose change is not back yet. */
+function inFlight(): number {
+  return wallet?.state().payments.reduce((n, p) => n + p.amount, 0) ?? 0;
+}
+
+function render(): void {
+  ui.balance.textContent = wallet ? String(balance()) : '—';
+  ui.withdrawButton.disabled = balance() === 0;
+  const last = wallet?.state().lastWithdrawal;
+  ui.showLastWithdrawal.hidden = !last || !ui.withdrawal.hidden;
+  updatePromptHint();
+}
+
+window.addEventListener('storage', (e) => {
+  if (wallet && e.key === walletKey(wallet.mint)) render();
+});
+
+// The seed's "withdraw before closing": sats in this browser are lost with it.
+window.addEventListener('beforeunload', (e) => {
+  if (balance() + inFlight() > 0) {
+    e.preventDefault();
+    e.returnValue = ''; // older browsers need it set to show the prompt
+  }
+});
+
+// ---- models and prices ----
+
+function currentModel(): ModelEntry | undefined {
+  return models.find((m) => m.id === ui.modelSelect.value);
+}
+
+function rateOf(m: ModelEntry): number | undefined {
+  return m.pricing.btc_usd ?? oracleBtcUsd;
+}
+
+function priceText(m: ModelEntry): string {
+  const rate = rateOf(m);
+  if (!info.payment_required) return 'free on this gateway';
+  const sats =
+    m.pricing.per_m_input_sats !== undefined && m.pricing.per_m_output_sats !== undefined
+      ? { input: m.pricing.per_m_input_sats, output: m.pricing.per_m_output_sats }
+      : rate
+        ? satsPerMillion(m.pricing, rate)
+        : undefined;
+  const usd = `$${m.pricing.per_m_input_usd} / $${m.pricing.per_m_output_usd}`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return sats ? `${n(sats.input)} / ${n(sats.output)} sats per 1M tokens in / out (${usd})` : `${usd} per 1M tokens in / out`;
+}
+
+function renderModels(): void {
+  const keep = ui.modelSelect.value || settings.get('model');
+  ui.modelSelect.replaceChildren(
+    ...models.map((m) => {
+      const o = document.createElement('option');
+      o.value = m.id;
+      o.textContent = `${m.id} — ${priceText(m)}`;
+      return o;
+    }),
+  );
+  if (models.length === 0) {
+    const o = document.createElement('option');
+    o.value = '';
+    o.textContent = 'no model is being served right now';
+    ui.modelSelect.append(o);
+  } else if (models.some((m) => m.id === keep)) ui.modelSelect.value = keep;
+  const m = currentModel();
+  ui.modelPrice.textContent = m ? `Price: ${priceText(m)}. You pay with a token worth the most a prompt can cost and get the rest back.` : '';
+}
+
+ui.modelSelect.addEventListener('change', () => {
+  settings.set('model', ui.modelSelect.value);
+  renderModels();
+  updatePromptHint();
+});
+
+// ---- the prompt's budget ----
+
+function messagesFor(text: string): ChatMessage[] {
+  return [...history, { role: 'user', content: text }];
+}
+
+function plan(text: string) {
+  const m = currentModel();
+  if (!m || !info.payment_required) return undefined;
+  const rate = rateOf(m);
+  if (!rate) return undefined;
+  return planPrompt({ price: m.pricing, btcUsd: rate, minSats: info.min_sats_per_job, messages: messagesFor(text), balance: balance() });
+}
+
+function updatePromptHint(): void {
+  if (!info.payment_required || !wallet) return setStatus(ui.promptHint, '');
+  const p = plan(ui.promptInput.value.trim() || ' ');
+  if (!p) return setStatus(ui.promptHint, '');
+  if (p.ok) setStatus(ui.promptHint, `Pays at most ${p.amount} sats (up to ${p.maxTokens} tokens of answer); the rest comes back.`);
+  else setStatus(ui.promptHint, `Balance too low: a prompt can cost up to ${p.need} sats here. Top up at least ${p.shortBy} sats.`, true);
+}
+ui.promptInput.addEventListener('input', updatePromptHint);
+
+// ---- top up with Lightning (NUT-04 at the gateway's mint) ----
+
+async function showInvoice(q: PendingQuote): Promise<void> {
+  shownQuote = q.quote;
+  ui.invoice.hidden = false;
+  ui.invoiceQr.hidden = false;
+  ui.invoiceCopy.hidden = false;
+  delete ui.invoice.dataset.state;
+  ui.invoiceText.value = q.request;
+  ui.invoiceQr.src = (await qrDataUrl(lightningUri(q.request))) ?? '';
+  setStatus(ui.invoiceStatus, `Pay ${q.amount} sats with any Lightning wallet. Waiting for payment…`);
+}
+
+/** Polls a quote until it is paid (then mints), expired, or replaced by a newer one. */
+async function followQuote(q: PendingQuote): Promise<void> {
+  if (!wallet) return;
+  let failures = 0;
+  while (shownQuote === q.quote) {
+    let status;
+    try {
+      status = await wallet.checkTopUp(q);
+      failures = 0;
+    } catch (err) {
+      failures++;
+      setStatus(ui.invoiceStatus, `Cannot reach the mint (${messageOf(err)}); retrying…`, true);
+      await sleep(Math.min(15000, 1000 * 2 ** failures));
+      continue;
+    }
+    if (status === 'paid') {
+      try {
+        const added = await wallet.finishTopUp(q.quote);
+        setStatus(ui.invoiceStatus, `Paid: ${added} sats added to your wallet.`);
+        ui.invoice.dataset.state = 'paid';
+        ui.invoiceQr.hidden = true;
+        ui.invoiceCopy.hidden = true;
+      } catch (err) {
+        setStatus(ui.invoiceStatus, `Paid, but minting failed (${messageOf(err)}); retrying…`, true);
+        await sleep(2000);
+        continue;
+      }
+      render();
+      return;
+    }
+    if (status === 'expired') {
+      wallet.forgetTopUp(q.quote);
+      ui.invoice.dataset.state = 'expired';
+      ui.invoiceQr.hidden = true;
+      ui.invoiceCopy.hidden = true;
+      setStatus(ui.invoiceStatus, 'This invoice expired before it was paid. Ask for a new one.', true);
+      return;
+    }
+    if (status === 'issued') {
+      wallet.forgetTopUp(q.quote);
+      render();
+      return;
+    }
+    await sleep(1000);
+  }
+}
+
+ui.topupForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  void (async () => {
+    if (!wallet) return;
+    const amount = Number(ui.topupAmount.value);
+    if (!Number.isSafeInteger(amount) || amount <= 0) return setStatus(ui.invoiceStatus, 'Enter a whole number of sats.', true);
+    ui.topupButton.disabled = true;
+    showError(null);
+    try {
+      const q = await wallet.createTopUp(amount);
+      await showInvoice(q);
+      void followQuote(q);
+    } catch (err) {
+      ui.invoice.hidden = false;
+      ui.invoiceQr.hidden = true;
+      ui.invoiceCopy.hidden = true;
+      setStatus(ui.invoiceStatus, `The mint refused the top-up: ${messageOf(err)}`, true);
+    } finally {
+      ui.topupButton.disabled = false;
+    }
+  })();
+});
+
+// ---- paste ecash ----
+
+ui.loadForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  void (async () => {
+    if (!wallet) return;
+    const token = ui.loadInput.value.trim();
+    if (!token) return;
+    ui.loadButton.disabled = true;
+    setStatus(ui.loadStatus, 'Receiving at the mint…');
+    try {
+      const added = await wallet.receive(token);
+      ui.loadInput.value = '';
+      setStatus(ui.loadStatus, `${added} sats added.`);
+    } catch (err) {
+      setStatus(ui.loadStatus, err instanceof WalletError ? err.message : `Could not receive it: ${messageOf(err)}`, true);
+    } finally {
+      ui.loadButton.disabled = false;
+      render();
+    }
+  })();
+});
+
+// ---- API key (auth.required) ----
+
+ui.apikeyForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  settings.set('apiKey', ui.apikeyInput.value.trim());
+  ui.apikeyInput.blur();
+});
+ui.apikeyInput.addEventListener('change', () => settings.set('apiKey', ui.apikeyInput.value.trim()));
+
+// ---- prompt → answer ----
+
+interface AnswerView {
+  item: HTMLLIElement;
+  text: HTMLElement;
+  meta: HTMLElement;
+}
+
+function addMessage(role: 'user' | 'assistant', text: string): AnswerView {
+  const item = document.createElement('li');
+  item.className = `msg ${role}`;
+  const body = document.createElement('span');
+  body.className = 'text';
+  body.textContent = text;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  item.append(body, meta);
+  if (role === 'assistant') {
+    item.dataset.testid = 'answer';
+    item.dataset.state = 'streaming';
+    meta.dataset.testid = 'answer-cost';
+  }
+  ui.conversation.append(item);
+  item.scrollIntoView({ block: 'nearest' });
+  return { item, text: body, meta };
+}
+
+/** The change of a job whose stream broke: by receipt, as soon as the gateway settled it. */
+async function changeByReceipt(receipt: string): Promise<{ token: string; change_sats: number; cost_sats?: number } | null> {
+  for (let i = 0; i < 30; i++) {
+    try {
+      const c = await api.change(receipt);
+      if (c === null) return null;
+      if (c.status === 'settled') return c;
+    } catch {
+      /* the gateway may be restarting: try again */
+    }
+    await sleep(Math.min(5000, 250 * 2 ** Math.min(i, 5)));
+  }
+  return null;
+}
+
+function explain(res: ChatResult): string {
+  const e = res.error;
+  if (!e) return 'the answer broke off';
+  if (e.status === 401) {
+    ui.apikeyCard.hidden = false;
+    return e.code === 'auth_invalid_key' ? 'The API key is not valid: enter the right one above.' : 'This gateway needs an API key: enter it above.';
+  }
+  return e.message;
+}
+
+async function send(text: string): Promise<void> {
+  const model = currentModel();
+  if (!model) throw new WalletError('No model is being served right now.');
+  const messages = messagesFor(text);
+  const apiKey = info.auth_required ? settings.get('apiKey') || undefined : undefined;
+  if (info.auth_required && !apiKey) {
+    ui.apikeyInput.focus();
+    throw new WalletError('This gateway needs an API key: enter it above first.');
+  }
+  const p = plan(text);
+  if (info.payment_required) {
+    if (!wallet) throw new WalletError('This gateway names no mint to pay with.');
+    if (!p) throw new WalletError('The gateway gave no BTC/USD rate to price the prompt.');
+    if (!p.ok) {
+      updatePromptHint();
+      ui.topupPanel.open = true;
+      ui.topupAmount.value = String(p.shortBy);
+      throw new WalletError(`Balance too low: this prompt can cost up to ${p.need} sats. Top up at least ${p.shortBy} sats.`);
+    }
+  }
+  // The token first: if the wallet cannot make it (the mint is unreachable…), nothing is shown as sent.
+  const payment = p?.ok && wallet ? await wallet.pay(p.amount) : undefined;
+  render();
+  ui.promptInput.value = '';
+  addMessage('user', text);
+  const answer = addMessage('assistant', '');
+  let res: ChatResult;
+  try {
+    res = await streamChat({
+      model: model.id,
+      messages,
+      maxTokens: p?.ok ? p.maxTokens : 512,
+      token: payment?.token,
+      apiKey,
+      onReceipt: (r) => payment && wallet?.setReceipt(payment.id, r),
+      onText: (t) => (answer.text.textContent = t),
+    });
+  } catch (err) {
+    // No answer came back. The token is still ours unless the gateway claimed it; then its
+    // change (or refund) waits at the receipt, which the page knows from the token itself.
+    let note = 'nothing was charged';
+    if (payment && wallet) {
+      const back = await wallet.reclaim(payment.id).catch(() => undefined);
+      const receipt = wallet.state().payments.find((x) => x.id === payment.id)?.receipt;
+      if (back === null && receipt) {
+        const c = await changeByReceipt(receipt);
+        if (c) {
+          await wallet.settle(payment.id, c.token);
+          note = `${c.cost_sats ?? payment.amount - c.change_sats} sats charged, the rest is back`;
+        } else note = 'your change will be collected when you reload';
+      } else if (back === undefined) note = 'the token will be taken back when you reload';
+    }
+    answer.item.dataset.state = 'failed';
+    answer.item.classList.add('failed');
+    answer.meta.textContent = `No answer (${messageOf(err)}); ${note}.`;
+    render();
+    return;
+  }
+
+  let change: { token: string; change_sats: number; cost_sats?: number } | undefined = res.change;
+  if (payment && wallet && !change && res.status === 200 && res.receipt) {
+    answer.meta.textContent = 'The answer broke off; fetching your change by receipt…';
+    change = (await changeByReceipt(res.receipt)) ?? undefined;
+  }
+
+  if (!payment || !wallet) {
+    answer.item.dataset.state = res.error || res.broken ? 'failed' : 'done';
+  } else if (change) {
+    const paid = payment.amount;
+    await wallet.settle(payment.id, change.token);
+    const cost = change.cost_sats ?? paid - change.change_sats;
+    answer.item.dataset.costSats = String(cost);
+    answer.meta.textContent = `${cost} sats · ${change.change_sats} of ${paid} back as change`;
+    answer.item.dataset.state = res.error ? 'failed' : 'done';
+  } else if (res.status !== 200) {
+    // Refused before the job: the token (or a refund) comes back in X-Cashu-Change, else it was never claimed.
+    const back = res.refund ? await wallet.settle(payment.id, res.refund) : await wallet.reclaim(payment.id);
+    answer.item.dataset.costSats = '0';
+    answer.item.dataset.state = 'failed';
+    answer.item.classList.add('failed');
+    answer.meta.textContent =
+      back === null ? `${explain(res)} — the token was already spent; its change, if any, is collected when you reload.` : `${explain(res)} — nothing was charged (${back} sats back).`;
+  } else {
+    answer.item.dataset.state = 'failed';
+    answer.meta.textContent = 'The answer broke off and the change is not ready yet: it will be collected when you reload.';
+  }
+  if (answer.item.dataset.state === 'done') history.push({ role: 'user', content: text }, { role: 'assistant', content: res.text });
+  else if (res.error && !answer.item.classList.contains('failed')) answer.meta.textContent += ` — ${explain(res)}`;
+  render();
+}
+
+ui.promptForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = ui.promptInput.value.trim();
+  if (!text || ui.sendButton.disabled) return;
+  ui.sendButton.disabled = true;
+  showError(null);
+  send(text)
+    .then(
+      () => render(),
+      (err: unknown) => {
+        render();
+        // After render(), which rewrites the hint: the reason this prompt was not sent stays visible.
+        if (err instanceof WalletError) setStatus(ui.promptHint, err.message, true);
+        else showError(`The prompt failed: ${messageOf(err)}`);
+      },
+    )
+    .finally(() => (ui.sendButton.disabled = false));
+});
+
+ui.promptInput.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) ui.promptForm.requestSubmit();
+});
+
+ui.newChat.addEventListener('click', () => {
+  history.length = 0;
+  ui.conversation.replaceChildren();
+  updatePromptHint();
+});
+
+// ---- withdraw ----
+
+async function showWithdrawal(token: string, amount: number, when: string): Promise<void> {
+  ui.withdrawal.hidden = false;
+  ui.withdrawToken.value = token;
+  const qr = await qrDataUrl(token);
+  ui.withdrawQr.hidden = !qr;
+  ui.withdrawQr.src = qr ?? '';
+  setStatus(ui.withdrawStatus, `${when}: ${amount} sats.${qr ? '' : ' (Too long for one QR code: copy the text.)'}`);
+}
+
+ui.withdrawButton.addEventListener('click', () => {
+  void (async () => {
+    if (!wallet) return;
+    ui.withdrawButton.disabled = true;
+    try {
+      const { token, amount } = await wallet.withdrawAll();
+      await showWithdrawal(token, amount, 'Withdrawn');
+    } catch (err) {
+      showError(messageOf(err));
+    } finally {
+      render();
+    }
+  })();
+});
+
+ui.showLastWithdrawal.addEventListener('click', () => {
+  const last = wallet?.state().lastWithdrawal;
+  if (last) void showWithdrawal(last.token, last.amount, `Withdrawn ${new Date(last.at).toLocaleString()}`).then(render);
+});
+
+document.addEventListener('click', (e) => {
+  const target = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-copy]');
+  if (!target) return;
+  const area = el<HTMLTextAreaElement>(target.dataset.copy ?? '');
+  const done = () => {
+    const label = target.textContent;
+    target.textContent = 'Copied';
+    setTimeout(() => (target.textContent = label), 1500);
+  };
+  navigator.clipboard?.writeText(area.value).then(done, () => {
+    area.select();
+    document.execCommand('copy');
+    done();
+  }) ?? (area.select(), document.execCommand('copy'), done());
+});
+
+// ---- start-up ----
+
+/** Money left in flight by an earlier visit: change to collect, top-ups to mint. */
+async function recover(): Promise<void> {
+  if (!wallet) return;
+  const w = wallet;
+  for (const p of w.state().payments) {
+    try {
+      const c = p.receipt ? await api.change(p.receipt) : null;
+      if (c?.status === 'settled') await w.settle(p.id, c.token);
+      else if (c === null && Date.now() - p.createdAt > 60_000) {
+        // The gateway keeps no job for it: it never took the token. Take it back (spent with no
+        // job to ask cannot happen with this page; such a payment is given up).
+        if ((await w.reclaim(p.id)) === null) w.forgetPayment(p.id);
+      }
+      // pending: the job still runs (another tab?) — next time
+    } catch {
+      /* the gateway or the mint is unreachable: try again next time */
+    }
+  }
+  const quotes = w.state().quotes;
+  for (const q of quotes) {
+    try {
+      const status = await w.checkTopUp(q);
+      if (status === 'paid') await w.finishTopUp(q.quote);
+      else if (status !== 'unpaid') w.forgetTopUp(q.quote);
+    } catch {
+      /* the mint is unreachable: keep it */
+    }
+  }
+  const open = w.state().quotes.at(-1);
+  if (open) {
+    await showInvoice(open);
+    void followQuote(open);
+  }
+  render();
+}
+
+async function checkDevMint(mint: string): Promise<void> {
+  try {
+    const res = await fetch(`${mint}/v1/info`, { cache: 'no-store' });
+    const i = (await res.json()) as { name?: string; description?: string; motd?: string };
+    const text = `${i.name ?? ''} ${i.description ?? ''} ${i.motd ?? ''}`;
+    ui.devmint.hidden = !/not real money/i.test(text);
+    ui.mintInfo.textContent = `Mint: ${i.name ? `${i.name} — ` : ''}${mint}`;
+  } catch {
+    ui.mintInfo.textContent = `Mint: ${mint} (not reachable right now)`;
+  }
+}
+
+async function start(): Promise<void> {
+  info = await api.paymentInfo();
+  if (info.auth_required) {
+    ui.apikeyCard.hidden = false;
+    ui.apikeyInput.value = settings.get('apiKey');
+  }
+  const mint = info.mints[0];
+  if (info.payment_required && mint) {
+    wallet = new BrowserWallet(normalizeMint(mint));
+    void checkDevMint(wallet.mint);
+  } else {
+    for (const s of document.querySelectorAll<HTMLElement>('.steps, #keep-note, .balance')) s.hidden = true;
+    ui.withdrawButton.closest('section')!.hidden = true;
+  }
+  render();
+  const [ms, rate, broadcasts] = await Promise.all([api.models(), api.btcUsd(), api.broadcasts()]);
+  models = ms;
+  oracleBtcUsd = rate;
+  renderModels();
+  ui.broadcasts.replaceChildren(
+    ...broadcasts.map((b) => {
+      const d = document.createElement('div');
+      d.className = `banner ${b.level}`;
+      d.textContent = b.message;
+      return d;
+    }),
+  );
+  render();
+  await recover();
+  document.body.dataset.ready = 'true';
+}
+
+start().catch((err: unknown) => {
+  showError(`The page could not start: ${err instanceof ApiError ? err.message : messageOf(err)}`);
+  document.body.dataset.ready = 'error';
+});
