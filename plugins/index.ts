@@ -7,3 +7,4 @@ registerPlugin('metering', async () => (await import('./metering/index.js')).cre
 registerPlugin('change', async () => (await import('./change/index.js')).create);
 registerPlugin('oracle', async () => (await import('./oracle/index.js')).create);
 registerPlugin('metrics', async () => (await import('./metrics/index.js')).create);
+registerPlugin('providers', async () => (await import('./providers/index.js')).create);

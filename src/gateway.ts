@@ -59,8 +59,10 @@ export class Gateway {
     }
     const metrics = opts.metrics ?? new GatewayMetrics();
     const deps: PluginDeps = { config, db, log, pool, metrics, shared: new Map() };
+    // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
+    const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
     // Metrics are always collected (observability fails open); GET /metrics serves them.
-    const names = config.plugins.includes('metrics') ? config.plugins : [...config.plugins, 'metrics'];
+    const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
     const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics);

@@ -1,7 +1,8 @@
 // The gateway's proofs and the blinded outputs of its swaps, in the store (tables `wallet_*`).
 //
 // MUST hold:
-// - a proof row's state only moves held → reserved → sent (or held → sent), and only inside a
+// - a proof row's state only moves held → reserved → sent (or held → sent, or reserved → held when
+//   a spend's mint refused it), and only inside a
 //   db transaction (every mutating method takes the transaction's executor);
 // - an output row is written 'pending' BEFORE its swap is sent. With the mint's answer it becomes
 //   'signed' (the claim: the blind signature is stored in wallet_signatures in the same
@@ -12,13 +13,20 @@
 //   'signed' or as a proof, never both, never neither (one transaction moves it);
 // - 'failed' = the mint never signed it; 'invalid' = the mint signed but the signature failed
 //   its checks (DLEQ): kept for audit, never spent, the sats are lost.
+// - a proof is 'reserved' only by a spend of the gateway's own money (spend.ts: a withdrawal's
+//   swap or melt in flight), listed in wallet_reservations under the spend's id; the spend's
+//   outcome moves it to 'sent' (it happened) or back to 'held' (the mint refused).
 // SQL is portable between SQLite and PostgreSQL: `?` placeholders, TEXT/BIGINT only.
 
 import type { Db, SqlExecutor } from '../store/db.js';
 import type { DleqJson, WalletProof } from './types.js';
 
 export type ProofState = 'held' | 'reserved' | 'sent';
-export type OutputState = 'pending' | 'signed' | 'done' | 'failed' | 'invalid';
+/**
+ * 'blank': a NUT-08 blank output of a melt in flight (spend.ts): its amount is chosen by the mint,
+ * so generic NUT-09 restore leaves it alone; the melt's quote says what became of it.
+ */
+export type OutputState = 'pending' | 'signed' | 'done' | 'failed' | 'invalid' | 'blank';
 
 export interface ProofRow {
   [k: string]: string | number | null;
@@ -101,6 +109,12 @@ CREATE TABLE IF NOT EXISTS wallet_signatures (
   k TEXT NOT NULL,
   created_at BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS wallet_reservations (
+  spend_id TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (spend_id, secret)
+);
 `;
 
 const PROOF_COLS = 'secret, job_id, mint, keyset_id, amount, c, dleq, state, created_at, updated_at';
@@ -128,11 +142,12 @@ export class Holdings {
 
   // ---- outputs ------------------------------------------------------------------------------
 
-  async insertOutputs(sql: SqlExecutor, outputs: readonly NewOutput[], now = Date.now()): Promise<void> {
+  /** Outputs committed before their swap ('pending'), or a melt's NUT-08 blank outputs ('blank'). */
+  async insertOutputs(sql: SqlExecutor, outputs: readonly NewOutput[], now = Date.now(), state: 'pending' | 'blank' = 'pending'): Promise<void> {
     for (const o of outputs) {
       await sql.run(
-        `INSERT INTO wallet_outputs (${OUTPUT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-        [o.b_, o.job_id, o.mint, o.keyset_id, o.amount, o.secret, o.r, now, now],
+        `INSERT INTO wallet_outputs (${OUTPUT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [o.b_, o.job_id, o.mint, o.keyset_id, o.amount, o.secret, o.r, state, now, now],
       );
     }
   }

@@ -7,3 +7,4 @@ export { normalizeMintUrl } from './mint-url.js';
 export { shortHash } from './redact.js';
 export { Holdings, WALLET_SCHEMA, type ProofState, type OutputState } from './holdings.js';
 export type * from './types.js';
+export { Spender, SpendError, selectCovering, selectExactProofs, selectExactWithFee, payoutJobId, type MeltQuote, type PreparedSpend, type SpendHappened, type SpendHooks, type SpendOutcome } from './spend.js';

@@ -29,6 +29,7 @@ import { BackgroundRunner } from './background.js';
 import { createOutputs, wellFormedSignature, type BlindSignatureJson } from './outputs.js';
 import { BlindingPool } from './pool.js';
 import { recoverPendingOutputs } from './recovery.js';
+import { Spender } from './spend.js';
 import { Unblinder, type UnblindItem } from './unblinder.js';
 import { claimDenominations, selectExactItems } from './split.js';
 import { checkProofs, decodeTokenProofs, encodeToken, readTokenHeader } from './token-format.js';
@@ -72,6 +73,8 @@ const noop = (): void => undefined;
 
 export class GatewayWallet {
   readonly holdings: Holdings;
+  /** Spends the gateway's own proofs (withdrawals): spend.ts. */
+  readonly spender: Spender;
   private readonly db: Db;
   private readonly log: WalletLogger;
   private readonly opts: GatewayWalletOptions;
@@ -96,6 +99,19 @@ export class GatewayWallet {
     this.unblinder = new Unblinder(opts.db, this.holdings, this.log, (jobId, sats) => (opts.onInvalidSignatures ?? noop)(jobId, sats));
     const tasks = [() => this.pool.refillOne(), ...(opts.backgroundUnblinding === false ? [] : [() => this.unblinder.step()])];
     this.background = new BackgroundRunner(tasks, (err) => this.log.error?.({ err: errMsg(err) }, 'wallet: background work failed'));
+    this.spender = new Spender({
+      db: opts.db,
+      holdings: this.holdings,
+      log: this.log,
+      mint: (url) => this.trusted.get(url) ?? this.handleFor(url),
+      blindings: (n) => {
+        const b = this.pool.take(n);
+        this.background.kick();
+        return b;
+      },
+      inflight: this.inflight,
+      onInvalid: (jobId, sats) => (opts.onInvalidSignatures ?? noop)(jobId, sats),
+    });
   }
 
   /** Creates the wallet tables and starts filling the blinding pool. Keysets load lazily on first use. */

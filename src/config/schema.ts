@@ -22,7 +22,7 @@ const price: Spec = {
 };
 
 /** Every plugin the gateway ships (plugins/<name>/). */
-export const PLUGIN_NAMES = ['auth', 'payment', 'metering', 'change', 'oracle', 'metrics'] as const;
+export const PLUGIN_NAMES = ['auth', 'payment', 'metering', 'change', 'oracle', 'metrics', 'providers'] as const;
 
 export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
 
