@@ -48,6 +48,15 @@ export const ERRORS = {
   backend_error: { status: 502, type: 'server_error', message: 'the backend failed before producing output' },
   cashu_mint_unreachable: { status: 503, type: 'service_unavailable', message: 'the mint cannot be reached' },
   shutting_down: { status: 503, type: 'service_unavailable', message: 'the gateway is shutting down' },
+  // providers, node registration and the operator (plugins/providers)
+  insufficient_balance: { status: 409, type: 'invalid_request_error', message: 'the balance does not cover this withdrawal (fees included)' },
+  balance_locked: { status: 409, type: 'invalid_request_error', message: 'the held proofs cannot pay this now (a withdrawal in flight holds some of them); try again shortly or withdraw less' },
+  invoice_invalid: { status: 400, type: 'invalid_request_error', message: 'the mint will not pay this invoice' },
+  withdrawal_failed: { status: 502, type: 'server_error', message: 'the mint refused the withdrawal; the balance is whole' },
+  withdrawal_not_found: { status: 404, type: 'not_found_error', message: 'no such withdrawal' },
+  node_unreachable: { status: 502, type: 'server_error', message: "the gateway could not reach the node's health endpoint; it was not added" },
+  node_conflict: { status: 409, type: 'invalid_request_error', message: 'this node URL is already served under another provider or a configured backend' },
+  node_not_found: { status: 404, type: 'not_found_error', message: 'no such registered node of this provider' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -47,7 +47,12 @@ export class Gateway {
     const log = opts.log ?? createLogger(config.log.level);
     const db = opts.db ?? (await openDb(config.store.url));
     const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
-    for (const b of config.backends) pool.add({ ...b, source: 'config' });
+    for (const b of config.backends) {
+      pool.add({ ...b, source: 'config' });
+      if (b.provider && !config.providers.some((p) => p.id === b.provider)) {
+        log.warn({ backend: b.id, provider: b.provider }, 'this provider has no key in providers[]: it earns a balance it cannot withdraw until one is set');
+      }
+    }
     const closers: (() => Promise<void>)[] = [];
     if (config.devMint.enabled) {
       // Before the plugins: the wallet's start-up recovery may need to reach it.

@@ -3,7 +3,8 @@ import { ERRORS, type ErrorType } from '../../src/errors.js';
 // The errors of the provider, registration and operator endpoints. Same OpenAI shape and stable
 // codes as src/errors.ts (whose codes are reused where they fit: auth_missing_key,
 // auth_invalid_key, invalid_json, invalid_request, body_too_large, cashu_mint_unreachable,
-// route_not_found, internal_error); the codes below are this plugin's own.
+// route_not_found, internal_error); the codes below are this plugin's own, defined in the one
+// catalogue (src/errors.ts).
 
 interface Spec {
   readonly status: number;
@@ -12,14 +13,14 @@ interface Spec {
 }
 
 export const PROVIDER_ERRORS = {
-  insufficient_balance: { status: 409, type: 'invalid_request_error', message: 'the balance does not cover this withdrawal (fees included)' },
-  balance_locked: { status: 409, type: 'invalid_request_error', message: 'the held proofs cannot pay this now (a withdrawal in flight holds some of them); try again shortly or withdraw less' },
-  invoice_invalid: { status: 400, type: 'invalid_request_error', message: 'the mint will not pay this invoice' },
-  withdrawal_failed: { status: 502, type: 'server_error', message: 'the mint refused the withdrawal; the balance is whole' },
-  withdrawal_not_found: { status: 404, type: 'not_found_error', message: 'no such withdrawal' },
-  node_unreachable: { status: 502, type: 'server_error', message: "the gateway could not reach the node's health endpoint; it was not added" },
-  node_conflict: { status: 409, type: 'invalid_request_error', message: 'this node URL is already served under another provider or a configured backend' },
-  node_not_found: { status: 404, type: 'not_found_error', message: 'no such registered node of this provider' },
+  insufficient_balance: ERRORS.insufficient_balance,
+  balance_locked: ERRORS.balance_locked,
+  invoice_invalid: ERRORS.invoice_invalid,
+  withdrawal_failed: ERRORS.withdrawal_failed,
+  withdrawal_not_found: ERRORS.withdrawal_not_found,
+  node_unreachable: ERRORS.node_unreachable,
+  node_conflict: ERRORS.node_conflict,
+  node_not_found: ERRORS.node_not_found,
 } as const satisfies Record<string, Spec>;
 
 export type ApiErrorCode = keyof typeof PROVIDER_ERRORS | keyof typeof ERRORS;
