@@ -43,7 +43,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const timer = setInterval(() => {
     const progress = new Map<string, Progress>();
     for (const [id, { st, job }] of running) {
-      const n = st.counter.completionSoFar;
+      const n = st.maxTokens === undefined ? st.counter.completionSoFar : Math.min(st.counter.completionSoFar, st.maxTokens);
       if (n > (flushed.get(id) ?? 0)) progress.set(id, { tokens: n, nodeId: job.node?.id ?? null, provider: job.node?.provider ?? null });
     }
     if (progress.size === 0) return;
@@ -81,9 +81,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     onStreamEvent(ev: StreamEvent, job): StreamAction {
       const st = job.state.metering;
       if (!st || ev.data === undefined) return PASS;
-      const json = ev.json();
-      st.counter.observe(json);
-      if (st.injectedUsage && ev.format === 'sse' && UsageCounter.isUsageChunk(json)) return DROP;
+      const json = st.counter.observeEvent(ev);
+      if (json !== undefined && st.injectedUsage && ev.format === 'sse' && UsageCounter.isUsageChunk(json)) return DROP;
       if (st.maxTokens !== undefined && !st.cut && st.counter.completionSoFar > st.maxTokens && ev.format !== 'json') {
         // Past the paid budget (the backend ignored the cap): stop here, without this event.
         st.cut = true;

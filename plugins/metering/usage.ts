@@ -1,4 +1,5 @@
 import { countTextTokens } from '../../src/billing/estimate.js';
+import type { StreamEvent } from '../../src/stream/event.js';
 
 // Reads token counts and delivered text out of every response shape the backends send
 // (wire-formats.md §5.6): OpenAI `usage` (last non-zero wins: vLLM continuous usage is
@@ -14,6 +15,36 @@ export interface Usage {
   source: 'backend' | 'estimated';
 }
 
+/**
+ * An event is parsed on arrival only when it may carry counts, an error or the end of an Ollama
+ * stream; in compact JSON these keys cannot appear inside a string value (its quotes would be
+ * escaped). Plain content chunks are counted unread, and read only if the backend never
+ * reports usage: JSON.parse per token was the metering's largest cost.
+ */
+const PARSE_MARKERS = ['"usage"', '"timings"', '"done":true', '"done": true', '"error"', '"prompt_eval_count"', '"eval_count"'];
+/** Keys whose non-empty string value is model output (compact JSON, or with one space). */
+const OUTPUT_KEYS = ['"content":', '"text":', '"reasoning_content":', '"reasoning":', '"thinking":', '"response":'];
+
+/**
+ * Whether a chunk carries output, by scanning, not parsing: a role chunk (`"content":""` or null)
+ * or a finish chunk (`"delta":{}`) does not. A chunk this misses is still read for the
+ * estimate at the end; it only escapes the running count.
+ */
+export function hasOutput(d: string): boolean {
+  if (d.includes('"tool_calls":[{') || d.includes('"tool_calls": [{')) return true;
+  for (const k of OUTPUT_KEYS) {
+    for (let i = d.indexOf(k); i !== -1; i = d.indexOf(k, i + k.length)) {
+      let j = i + k.length;
+      if (d.charCodeAt(j) === 0x20) j++;
+      if (d.charCodeAt(j) === 0x22 && d.charCodeAt(j + 1) !== 0x22) return true;
+    }
+  }
+  return false;
+}
+
+/** Content kept unread for an estimate; past this, further events count one token each. */
+const MAX_UNREAD_BYTES = 8 * 1024 * 1024;
+
 export class UsageCounter {
   /** Events that carried output (text, reasoning or tool calls): a lower bound of completion tokens. */
   outputEvents = 0;
@@ -24,10 +55,49 @@ export class UsageCounter {
   private readonly text: string[] = [];
   private timingsPrompt?: number;
   private timingsCompletion?: number;
+  /** Output events counted but not read yet. */
+  private unreadEvents = 0;
+  private readonly unread: string[] = [];
+  private unreadBytes = 0;
+  private unreadDropped = 0;
 
   /** Completion tokens delivered so far, as best known now (for budget cuts and the journal). */
   get completionSoFar(): number {
-    return Math.max(this.outputEvents, this.reportedCompletion ?? 0);
+    return Math.max(this.outputEvents + this.unreadEvents, this.reportedCompletion ?? 0);
+  }
+
+  /** Counts one event; returns its JSON when it was parsed (it may carry counts), else undefined. */
+  observeEvent(ev: StreamEvent): unknown {
+    const data = ev.data;
+    if (data === undefined || (ev.terminal && ev.format === 'sse')) return undefined;
+    if (ev.format !== 'sse' || PARSE_MARKERS.some((m) => data.includes(m))) {
+      const json = ev.json();
+      this.observe(json);
+      return json;
+    }
+    if (!hasOutput(data)) return undefined;
+    this.unreadEvents++;
+    if (this.unreadBytes < MAX_UNREAD_BYTES) {
+      this.unread.push(data);
+      this.unreadBytes += data.length;
+    } else {
+      this.unreadDropped++;
+    }
+    return undefined;
+  }
+
+  /** Reads the events counted unread (for an estimate), once. */
+  private readUnread(): void {
+    for (const data of this.unread.splice(0)) {
+      try {
+        this.observe(JSON.parse(data));
+      } catch {
+        /* not JSON: no text */
+      }
+    }
+    this.outputEvents += this.unreadDropped;
+    this.unreadEvents = 0;
+    this.unreadDropped = 0;
   }
 
   /** True when the event is the usage-only chunk of an OpenAI stream (`choices: []` + usage). */
@@ -90,7 +160,11 @@ export class UsageCounter {
   result(promptEstimate: number): Usage {
     const prompt = this.reportedPrompt ?? this.timingsPrompt;
     const completion = this.reportedCompletion ?? this.timingsCompletion;
-    if (prompt !== undefined && completion !== undefined && (completion > 0 || this.outputEvents === 0)) {
+    if (prompt !== undefined && completion !== undefined && completion > 0) {
+      return { promptTokens: prompt, completionTokens: completion, source: 'backend' };
+    }
+    this.readUnread();
+    if (prompt !== undefined && completion !== undefined && this.outputEvents === 0) {
       return { promptTokens: prompt, completionTokens: completion, source: 'backend' };
     }
     const estimated = this.text.length > 0 ? Math.max(this.outputEvents, countTextTokens(this.text.join(''))) : 0;

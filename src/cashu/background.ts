@@ -11,6 +11,7 @@ export class BackgroundRunner {
   private stopped = false;
   private next = 0;
   private idleWaiters: Array<() => void> = [];
+  private delayTimer?: NodeJS.Timeout;
 
   constructor(private readonly tasks: readonly BackgroundStep[], private readonly onError: (err: unknown) => void) {}
 
@@ -21,14 +22,29 @@ export class BackgroundRunner {
     setImmediate(() => void this.run());
   }
 
+  /**
+   * There is work, but not urgent: start in `ms` (a claim's own first token must not wait
+   * behind the unblinding of its outputs). Earlier kicks still start at once.
+   */
+  kickAfter(ms: number): void {
+    if (this.stopped || this.delayTimer) return;
+    this.delayTimer = setTimeout(() => {
+      this.delayTimer = undefined;
+      this.kick();
+    }, ms);
+    this.delayTimer.unref?.();
+  }
+
   /** Resolves when no task has work left (or the runner is stopped). */
   idle(): Promise<void> {
-    if (this.stopped || (!this.scheduled && !this.running)) return Promise.resolve();
+    if (this.stopped || (!this.scheduled && !this.running && !this.delayTimer)) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
     this.wakeIdle();
   }
 
@@ -50,7 +66,7 @@ export class BackgroundRunner {
       this.running = false;
     }
     if (worked) this.kick();
-    else this.wakeIdle();
+    else if (!this.delayTimer) this.wakeIdle();
   }
 
   private wakeIdle(): void {

@@ -71,6 +71,13 @@ interface MintHandle {
 
 const noop = (): void => undefined;
 
+/**
+ * Background work a claim creates (unblinding its outputs, refilling the blinding pool) starts
+ * this long after it: the job's own first token goes out first. Settlement finishes on demand
+ * whatever is left by then.
+ */
+const BACKGROUND_DELAY_MS = 250;
+
 export class GatewayWallet {
   readonly holdings: Holdings;
   /** Spends the gateway's own proofs (withdrawals): spend.ts. */
@@ -187,7 +194,7 @@ export class GatewayWallet {
     if (!keyset) throw new GatewayError('internal_error', 'the mint has no active sat keyset that can sign the claim');
     // Each blinding leaves the pool for good, even if this claim fails before sending it.
     const outputs = createOutputs(amounts, keyset.id, jobId, inspected.mint, this.pool.take(amounts.length));
-    this.background.kick();
+    this.background.kickAfter(BACKGROUND_DELAY_MS);
     for (const o of outputs) this.inflight.add(o.row.b_);
     try {
       await this.db.tx((sql) => this.holdings.insertOutputs(sql, outputs.map((o) => o.row)));
@@ -259,7 +266,7 @@ export class GatewayWallet {
       }
       if (this.opts.backgroundUnblinding !== false) {
         this.unblinder.enqueue(signed);
-        this.background.kick();
+        this.background.kickAfter(BACKGROUND_DELAY_MS);
       }
       const bad = outputs.filter((_, i) => !checked[i]);
       if (bad.length > 0) {

@@ -1,34 +1,25 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { Gateway } from '../../src/gateway.js';
 import type { Db } from '../../src/store/db.js';
 import { openDb } from '../../src/store/open.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { PaidEnv } from '../helpers/paid-env.js';
-import { TEST_POSTGRES_URL } from '../helpers/postgres.js';
+import { scratchDatabase, TEST_POSTGRES_URL } from '../helpers/postgres.js';
 
 const pgUrl = TEST_POSTGRES_URL;
 
 (pgUrl ? describe : describe.skip)('gateway replicas on one PostgreSQL store', () => {
-  let admin: pg.Client;
-  let name: string;
+  let scratch: { url: string; drop(): Promise<void> };
   let dbUrl: string;
   const dbs: Db[] = [];
 
   beforeEach(async () => {
-    name = `owlrun_gw_${randomBytes(6).toString('hex')}`;
-    admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const u = new URL(pgUrl!);
-    u.pathname = `/${name}`;
-    dbUrl = u.toString();
+    scratch = await scratchDatabase('owlrun_gw');
+    dbUrl = scratch.url;
   });
   afterEach(async () => {
     await Promise.all(dbs.splice(0).map((d) => d.close()));
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   });
 
   const open = async () => {

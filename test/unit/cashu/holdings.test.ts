@@ -1,7 +1,6 @@
-import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
+import { scratchDatabase, TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openDb } from '../../../src/store/open.js';
 import type { Db } from '../../../src/store/db.js';
 import { Holdings, rowToProof } from '../../../src/cashu/holdings.js';
@@ -26,17 +25,11 @@ const stores: Store[] = [{ name: 'sqlite', open: async () => {
 const pgUrl = TEST_POSTGRES_URL;
 if (pgUrl) {
   stores.push({ name: 'postgres', open: async () => {
-    const name = `owlrun_cashu_${hex(6)}`;
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const u = new URL(pgUrl);
-    u.pathname = `/${name}`;
-    const db = await openDb(u.toString());
+    const scratch = await scratchDatabase('owlrun_cashu');
+    const db = await openDb(scratch.url);
     return { db, drop: async () => {
       await db.close();
-      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-      await admin.end();
+      await scratch.drop();
     } };
   } });
 }

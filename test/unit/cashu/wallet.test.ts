@@ -1,10 +1,8 @@
 // GatewayWallet against the development mint, with the real cashu-ts Wallet as the client.
-import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
+import { scratchDatabase, TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { Amount, getEncodedToken, Wallet, type Proof } from '@cashu/cashu-ts';
 import { createDevMint } from '../../../src/devmint/index.js';
 import { GatewayError } from '../../../src/errors.js';
@@ -38,17 +36,11 @@ async function openGatewayDb(): Promise<{ db: Db; dropDb(): Promise<void> }> {
     const db = await openDb('sqlite::memory:');
     return { db, dropDb: () => db.close() };
   }
-  const name = `owlrun_cashu_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(pgUrl);
-  u.pathname = `/${name}`;
-  const db = await openDb(u.toString());
+  const scratch = await scratchDatabase('owlrun_cashu');
+  const db = await openDb(scratch.url);
   return { db, dropDb: async () => {
     await db.close();
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   } };
 }
 

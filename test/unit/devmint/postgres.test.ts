@@ -1,34 +1,23 @@
 // The development mint on PostgreSQL (several gateway replicas share one store), on the server
 // test/helpers/postgres.ts names; a scratch database is created and dropped per test.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { getEncodedToken } from '@cashu/cashu-ts';
 import { openDb } from '../../../src/store/open.js';
 import { createFakeInvoice } from '../../../src/devmint/index.js';
-import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
+import { scratchDatabase, TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import { blind, fund, isNutError, post, startMint, total, wire } from './helpers.js';
 
 const pgUrl = TEST_POSTGRES_URL;
 
 (pgUrl ? describe : describe.skip)('devmint on PostgreSQL', () => {
-  let admin: pg.Client;
-  let name: string;
+  let scratch: { url: string; drop(): Promise<void> };
   let dbUrl: string;
 
   beforeEach(async () => {
-    name = `owlrun_devmint_${randomBytes(6).toString('hex')}`;
-    admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const u = new URL(pgUrl!);
-    u.pathname = `/${name}`;
-    dbUrl = u.toString();
+    scratch = await scratchDatabase('owlrun_devmint');
+    dbUrl = scratch.url;
   });
-  afterEach(async () => {
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
-  });
+  afterEach(() => scratch.drop());
 
   it('two replicas on one store: one keyset, one spent set, exactly one of concurrent swaps wins', async () => {
     const [dbA, dbB] = [await openDb(dbUrl), await openDb(dbUrl)];

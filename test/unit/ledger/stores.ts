@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { JOBS_SCHEMA } from '../../../src/ledger/jobs.js';
 import type { Db } from '../../../src/store/db.js';
 import { openDb } from '../../../src/store/open.js';
-import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
+import { scratchDatabase, TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 
 /** The stores the ledger suites run on: SQLite always; PostgreSQL when the test server is there. */
 export interface Store {
@@ -27,20 +25,14 @@ if (TEST_POSTGRES_URL) {
   STORES.push({
     name: 'postgres',
     open: async () => {
-      const name = `owlrun_ledger_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      const u = new URL(TEST_POSTGRES_URL!);
-      u.pathname = `/${name}`;
-      const db = await openDb(u.toString());
+      const scratch = await scratchDatabase('owlrun_ledger');
+      const db = await openDb(scratch.url);
       await db.exec(JOBS_SCHEMA);
       return {
         db,
         drop: async () => {
           await db.close();
-          await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-          await admin.end();
+          await scratch.drop();
         },
       };
     },

@@ -1,7 +1,5 @@
-import { TEST_POSTGRES_URL } from '../../helpers/postgres.js';
+import { scratchDatabase, TEST_POSTGRES_URL } from '../../helpers/postgres.js';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { KEEP_SAMPLES_MS, Publisher, utcMidnight } from '../../../plugins/oracle/publisher.js';
 import { DAY_MS, OracleRepo } from '../../../plugins/oracle/samples.js';
 import type { Db } from '../../../src/store/db.js';
@@ -137,25 +135,18 @@ describe('oracle publisher: midnight logic (injected clock)', () => {
 const pgUrl = TEST_POSTGRES_URL;
 
 (pgUrl ? describe : describe.skip)('oracle publisher on PostgreSQL (replicas)', () => {
-  let admin: pg.Client;
-  let name: string;
+  let scratch: { url: string; drop(): Promise<void> };
   let dbs: Db[] = [];
   beforeEach(async () => {
-    name = `owlrun_oracle_${randomBytes(6).toString('hex')}`;
-    admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
+    scratch = await scratchDatabase('owlrun_oracle');
   });
   afterEach(async () => {
     await Promise.all(dbs.splice(0).map((d) => d.close()));
-    await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
-    await admin.end();
+    await scratch.drop();
   });
 
   it('two replicas publish the same day rate once', async () => {
-    const u = new URL(pgUrl!);
-    u.pathname = `/${name}`;
-    dbs = [await openDb(u.toString()), await openDb(u.toString())];
+    dbs = [await openDb(scratch.url), await openDb(scratch.url)];
     const a = await setup(dbs[0], DAY1 + 12 * H);
     const b = await setup(dbs[1], DAY1 + 12 * H);
     await a.sample(90000);
