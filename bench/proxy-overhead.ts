@@ -8,6 +8,7 @@
 //   npm run bench -- --gw-cpu-prof /tmp/p   # CPU profile of the gateway process, then:
 //   node --import tsx bench/profile-summary.ts /tmp/p/CPU.*.cpuprofile
 //   npm run bench -- --js-root DIR          # A/B a patch: DIR from bench/compile-tree.ts, edited
+//   npm run bench -- --paid                 # paid mode: free vs paid streams (bench/paid-overhead.ts)
 //   npm run bench -- --help
 //
 // Measurements
@@ -48,11 +49,11 @@
 // --nice=-5 helps on a shared box. Rounds in which requests failed are left out of the table
 // and reported below it.
 //
-// Adding a mode (e.g. paid requests): build the gateway config and Targets for it (Target.headers
-// can attach a fresh token per request) and reuse lib/scenarios.ts; lib/env.ts starts processes.
+// Paid mode (--paid, bench/paid-overhead.ts) builds on the same pieces: its gateway configs and
+// Targets (Target.headers attaches a fresh token per request), lib/scenarios.ts, lib/env.ts.
 import os from 'node:os';
 import { parseBenchArgs, USAGE } from './lib/args.js';
-import { compileProject, type Compiled } from './lib/compile.js';
+import { childrenRuntime } from './lib/compile.js';
 import { chatTarget, pinPlan, pinSelf, renice, startEnv, type BenchEnv } from './lib/env.js';
 import { keepAliveAgent, send } from './lib/load.js';
 import { renderReport, type Report } from './lib/report.js';
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
+  if (args.paid) {
+    const { runPaid } = await import('./paid-overhead.js');
+    return runPaid(args);
+  }
   const cpus = os.availableParallelism(); // before pinning narrows it
   const pins = pinPlan(args.pin);
   pinSelf(pins.client);
@@ -85,23 +90,8 @@ async function main(): Promise<void> {
   log(`proxy-overhead: kind ${args.kind}, plugins [${args.plugins.join(', ')}], ${pins.description}`);
   log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine skews the numbers)`);
 
-  let compiled: Compiled | undefined;
-  if (args.runtime === 'js' && !args.jsRoot) {
-    try {
-      compiled = await compileProject();
-    } catch (err) {
-      log(`could not compile the children ahead of time (${(err as Error).message.split('\n')[0]}); running them under tsx`);
-    }
-  }
-  if (compiled) {
-    const c = compiled;
-    process.once('SIGINT', () => {
-      c.remove();
-      process.exit(130);
-    });
-  }
-  const jsRoot = args.jsRoot ?? compiled?.root;
-  const runtime = args.jsRoot ? `JS from ${args.jsRoot}` : compiled ? 'compiled JS' : 'tsx';
+  const children = await childrenRuntime(args, log);
+  const { jsRoot, description: runtime } = children;
   const env = await startEnv({
     jsRoot,
     kind: args.kind,
@@ -116,7 +106,7 @@ async function main(): Promise<void> {
     pins,
     gatewayNodeArgs: args.gwCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${args.gwCpuProf}`] : [],
   }).catch((err: unknown) => {
-    compiled?.remove();
+    children.remove();
     throw err;
   });
   let priority = '';
@@ -149,7 +139,7 @@ async function main(): Promise<void> {
     report.simEnd = await env.sim.stats();
   } finally {
     await env.close();
-    compiled?.remove();
+    children.remove();
   }
 
   const title = `## Owlrun gateway proxy overhead — ${args.kind}, plugins [${args.plugins.join(', ') || 'none'}], store ${args.store ?? 'sqlite::memory:'}`;

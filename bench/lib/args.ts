@@ -27,6 +27,16 @@ export interface BenchArgs {
   /** A tree compiled earlier (lib/compile.ts layout) to run the children from, e.g. to A/B a patch. */
   jsRoot?: string;
   only: Set<'streams' | 'ttft' | 'rps'>;
+  /** Paid mode (bench/paid-overhead.ts): free vs paid streams, mint calls per job. */
+  paid: boolean;
+  /** Paid mode: sats per pre-minted token. */
+  tokenSats: number;
+  /** Paid mode: tokens minted concurrently before the timed part. */
+  mintParallel: number;
+  /** Paid mode: paced requests per target before the measured TTFT series (not counted). */
+  ttftWarmup: number;
+  /** Paid mode: idle ms after each TTFT request. */
+  gapMs: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -49,9 +59,22 @@ export const USAGE = `usage: npm run bench -- [options]
   --tsx                run the gateway and simulator children under tsx instead of compiled JS
   --js-root DIR        run the children from a tree compiled earlier (bench/compile-tree.ts), e.g. a patched copy
   --only a,b           run only some of: streams, ttft, rps
+
+paid mode (also: node --import tsx bench/paid-overhead.ts [options]):
+  --paid               a dev mint (own process), a plain gateway [], a free gateway with --plugins
+                       (default metering,change) and a paid gateway [auth, payment, metering, change]:
+                       TTFT of free vs paid paced streams with the mint's own swap time subtracted,
+                       mint calls per paid job, streams/s of the free gateway with --plugins vs direct
+  --ttft-requests N    paced requests per target (paid mode default 60; one pre-minted token each)
+  --ttft-warmup N      paid mode: warm-up requests per target before the series (default 10)
+  --token-sats N       paid mode: sats per pre-minted token (default 64)
+  --mint-parallel N    paid mode: tokens minted concurrently before the timed part (default 8)
+  --gap-ms N           paid mode: idle ms after each TTFT request, so the paid gateway's background
+                       work (unblinding, blinding pool refill) does not land on the next request (default 50)
+  --only a,b           paid mode: ttft, streams
 `;
 
-function int(name: string, v: string | undefined, dflt: number, min = 1): number {
+export function int(name: string, v: string | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}`);
@@ -79,6 +102,11 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       tsx: { type: 'boolean' },
       'js-root': { type: 'string' },
       only: { type: 'string' },
+      paid: { type: 'boolean' },
+      'token-sats': { type: 'string' },
+      'mint-parallel': { type: 'string' },
+      'ttft-warmup': { type: 'string' },
+      'gap-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -91,10 +119,13 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   if (!['vllm', 'openai', 'llamacpp', 'ollama'].includes(kind)) throw new Error(`--kind: unknown kind "${kind}"`);
   const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
   const only = list(values.only);
-  for (const o of only) if (!['streams', 'ttft', 'rps'].includes(o)) throw new Error(`--only: unknown part "${o}"`);
+  const paid = values.paid === true;
+  if (paid && values.store !== undefined) throw new Error('--store: paid mode runs three gateways, each on its own in-memory store');
+  const parts = paid ? ['streams', 'ttft'] : ['streams', 'ttft', 'rps'];
+  for (const o of only) if (!parts.includes(o)) throw new Error(`--only: unknown part "${o}"`);
   return {
     kind,
-    plugins: list(values.plugins),
+    plugins: values.plugins === undefined && paid ? ['metering', 'change'] : list(values.plugins),
     connections: int('connections', values.connections, 32),
     durationS: int('duration', values.duration, 1.5, 0.5),
     warmupS: int('warmup', values.warmup, 1.5, 0),
@@ -102,7 +133,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     rounds: int('rounds', values.rounds, 8),
     streamTokens: int('stream-tokens', values['stream-tokens'], 200),
     nonStreamTokens: 16,
-    ttftRequests: int('ttft-requests', values['ttft-requests'], 200),
+    ttftRequests: int('ttft-requests', values['ttft-requests'], paid ? 60 : 200),
     ttftTokenDelayMs: 20,
     pin: !values['no-pin'],
     nice: values.nice === undefined ? undefined : int('nice', values.nice, 0, -20),
@@ -111,6 +142,11 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     store: values.store,
     runtime: values.tsx ? 'tsx' : 'js',
     jsRoot: values['js-root'],
-    only: new Set((only.length ? only : ['streams', 'ttft', 'rps']) as ('streams' | 'ttft' | 'rps')[]),
+    only: new Set((only.length ? only : parts) as ('streams' | 'ttft' | 'rps')[]),
+    paid,
+    tokenSats: int('token-sats', values['token-sats'], 64),
+    mintParallel: int('mint-parallel', values['mint-parallel'], 8),
+    ttftWarmup: int('ttft-warmup', values['ttft-warmup'], 10, 0),
+    gapMs: int('gap-ms', values['gap-ms'], 50, 0),
   };
 }

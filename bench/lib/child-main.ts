@@ -5,6 +5,8 @@ export interface ChildServer {
   url: string;
   info?: Record<string, unknown>;
   setOptions?(options: Record<string, unknown>): void;
+  /** Answers a `query` message (JSON-serialisable). */
+  query?(what: string): unknown;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,10 @@ export function runChild(name: string, start: () => Promise<ChildServer>): void 
           if (!server?.setOptions) throw new Error(`${name}: set-options not supported`);
           server.setOptions(msg.options);
           send({ id: msg.id, type: 'ok' });
+          break;
+        case 'query':
+          if (!server?.query) throw new Error(`${name}: query not supported`);
+          send({ id: msg.id, type: 'ok', data: server.query(msg.what) });
           break;
         case 'shutdown':
           send({ id: msg.id, type: 'ok' });

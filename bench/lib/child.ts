@@ -118,6 +118,12 @@ export class ChildProc {
     await this.call({ type: 'set-options', options });
   }
 
+  async query<T>(what: string): Promise<T> {
+    const msg = await this.call({ type: 'query', what });
+    if (msg.type !== 'ok') throw new Error(`${this.name}: bad query answer`);
+    return msg.data as T;
+  }
+
   /** Asks the child to exit (so a CPU profile gets written); kills it if it does not. */
   async stop(timeoutMs = 10_000): Promise<void> {
     if (this.exited) return;

@@ -44,3 +44,33 @@ export async function compileProject(): Promise<Compiled> {
   }
   return { root: out, remove: () => rmSync(out, { recursive: true, force: true }) };
 }
+
+export interface ChildrenRuntime {
+  /** Root of the compiled tree the children run from; undefined = they run under tsx. */
+  jsRoot?: string;
+  /** For the report: "compiled JS", "JS from DIR", "tsx". */
+  description: string;
+  /** Removes a tree compiled here (not one given with --js-root). */
+  remove(): void;
+}
+
+/**
+ * Where the children run from: --js-root, else a tree compiled now (removed on SIGINT too),
+ * else (--tsx, or compiling failed) the .ts files under tsx.
+ */
+export async function childrenRuntime(a: { runtime: 'js' | 'tsx'; jsRoot?: string }, log: (line: string) => void): Promise<ChildrenRuntime> {
+  if (a.jsRoot) return { jsRoot: a.jsRoot, description: `JS from ${a.jsRoot}`, remove: () => undefined };
+  if (a.runtime === 'tsx') return { description: 'tsx', remove: () => undefined };
+  let compiled: Compiled;
+  try {
+    compiled = await compileProject();
+  } catch (err) {
+    log(`could not compile the children ahead of time (${(err as Error).message.split('\n')[0]}); running them under tsx`);
+    return { description: 'tsx', remove: () => undefined };
+  }
+  process.once('SIGINT', () => {
+    compiled.remove();
+    process.exit(130);
+  });
+  return { jsRoot: compiled.root, description: 'compiled JS', remove: () => compiled.remove() };
+}

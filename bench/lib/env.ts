@@ -69,17 +69,31 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
+export async function startSim(o: Pick<EnvOptions, 'kind' | 'simOptions' | 'pins' | 'jsRoot'>): Promise<{ sim: ChildProc; model: string }> {
   const sim = await ChildProc.start('simulator', 'sim-process.ts', { kind: o.kind, ...o.simOptions }, { cpus: o.pins.sim, jsRoot: o.jsRoot });
-  const model = String(sim.info.model);
+  return { sim, model: String(sim.info.model) };
+}
+
+/** A gateway child in front of the simulator; `partial` is merged over the test defaults. */
+export function startGateway(
+  name: string,
+  backend: { kind: SimKind; url: string; model: string },
+  partial: Record<string, unknown>,
+  o: { cpus?: string; nodeArgs?: string[]; jsRoot?: string },
+): Promise<ChildProc> {
+  const config = {
+    ...partial,
+    // maxConcurrent far above the client's concurrency: the bench measures overhead, not queueing.
+    backends: [{ id: 'sim', kind: backend.kind, url: backend.url, models: [backend.model], maxConcurrent: 4096 }],
+  };
+  return ChildProc.start(name, 'gateway-process.ts', config, { cpus: o.cpus, nodeArgs: o.nodeArgs, jsRoot: o.jsRoot });
+}
+
+export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
+  const { sim, model } = await startSim(o);
   let gw: ChildProc;
   try {
-    const config = {
-      ...o.gatewayConfig,
-      // maxConcurrent far above the client's concurrency: the bench measures overhead, not queueing.
-      backends: [{ id: 'sim', kind: o.kind, url: sim.url, models: [model], maxConcurrent: 4096 }],
-    };
-    gw = await ChildProc.start('gateway', 'gateway-process.ts', config, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
+    gw = await startGateway('gateway', { kind: o.kind, url: sim.url, model }, o.gatewayConfig, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
   } catch (err) {
     await sim.stop();
     throw err;
@@ -98,14 +112,19 @@ export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
 
 /** A chat request in the kind's streaming dialect: Ollama native NDJSON, or OpenAI SSE. */
 export function chatTarget(env: BenchEnv, side: 'direct' | 'gateway', stream: boolean): Target {
-  const ollama = env.kind === 'ollama';
-  const base = side === 'direct' ? env.sim.url : env.gw.url;
+  return chatTargetAt(side, side === 'direct' ? env.sim.url : env.gw.url, env.kind, env.model, stream);
+}
+
+/** The same chat request against any server (`extra`: per-request headers, terminal marker…). */
+export function chatTargetAt(label: string, base: string, kind: SimKind, model: string, stream: boolean, extra: Pick<Target, 'headers' | 'terminal'> = {}): Target {
+  const ollama = kind === 'ollama';
   const framing: Framing = !stream ? 'json' : ollama ? 'ndjson' : 'sse';
   return {
-    label: side,
+    label,
     base,
     path: ollama ? '/api/chat' : '/v1/chat/completions',
-    body: JSON.stringify({ model: env.model, messages: [{ role: 'user', content: 'Write a short poem about owls.' }], stream }),
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Write a short poem about owls.' }], stream }),
     framing,
+    ...extra,
   };
 }

@@ -16,6 +16,11 @@ export interface Target {
   readonly framing: Framing;
   /** Extra headers per request (e.g. a fresh payment token in a paid-mode benchmark). */
   readonly headers?: () => Record<string, string>;
+  /**
+   * What the last 256 bytes of a good response must hold; default: the framing's terminal
+   * marker (`data: [DONE]`, `"done":true`). A paid stream ends with the change event instead.
+   */
+  readonly terminal?: string;
 }
 
 export interface Outcome {
@@ -27,6 +32,8 @@ export interface Outcome {
   /** ms from sending to the first content token (when asked for). */
   ttftMs?: number;
   error?: string;
+  /** The last ≤256 bytes of the body (latin1), e.g. to read a paid stream's change event. */
+  tail?: string;
 }
 
 const TERMINAL: Record<Framing, string | undefined> = { sse: 'data: [DONE]', ndjson: '"done":true', json: undefined };
@@ -77,12 +84,12 @@ export function send(agent: http.Agent, target: Target, opts: { ttft?: boolean }
         });
         res.once('end', () => {
           const tail = Buffer.concat([prev ?? Buffer.alloc(0), last ?? Buffer.alloc(0)]).subarray(-256).toString('latin1');
-          const marker = TERMINAL[target.framing];
+          const marker = target.terminal ?? TERMINAL[target.framing];
           let error: string | undefined;
           if (status !== 200) error = `HTTP ${status}: ${tail.slice(0, 160)}`;
           else if (marker !== undefined && !tail.includes(marker)) error = `no terminal marker ${marker}`;
           else if (bytes === 0) error = 'empty body';
-          done({ ok: error === undefined, status, bytes, ttftMs, error });
+          done({ ok: error === undefined, status, bytes, ttftMs, error, tail });
         });
         res.once('error', (err) => done({ ok: false, status, bytes, error: err.message }));
         res.once('aborted', () => done({ ok: false, status, bytes, error: 'response aborted' }));
@@ -159,11 +166,18 @@ export async function closedLoop(target: Target, connections: number, warmupMs: 
   return { label: target.label, completed, failed, firstError, windowS, perSecond: (completed - failed) / windowS, latenciesMs, bytes };
 }
 
+export interface SeriesOptions {
+  /** Idle ms after each request (lets background work of the server just used finish first). */
+  gapMs?: number;
+  /** Sees every outcome, warm-up included (k = target index). */
+  onOutcome?(k: number, o: Outcome, warmup: boolean): void;
+}
+
 /**
  * Sequential paced requests, alternating between the targets (and the order of each pair), so
  * slow drift on the machine hits both sides alike. Returns the TTFTs (ms) of each target.
  */
-export async function ttftSeries(targets: readonly Target[], n: number, warmup: number): Promise<{ ttftMs: number[][]; failed: number[]; firstError?: string }> {
+export async function ttftSeries(targets: readonly Target[], n: number, warmup: number, opts: SeriesOptions = {}): Promise<{ ttftMs: number[][]; failed: number[]; firstError?: string }> {
   const agents = targets.map(() => keepAliveAgent(1));
   const ttftMs = targets.map(() => [] as number[]);
   const failed = targets.map(() => 0);
@@ -173,6 +187,8 @@ export async function ttftSeries(targets: readonly Target[], n: number, warmup: 
     if (i % 2 === 1) order.reverse();
     for (const k of order) {
       const o = await send(agents[k]!, targets[k]!, { ttft: true });
+      opts.onOutcome?.(k, o, i < warmup);
+      if (opts.gapMs) await sleep(opts.gapMs);
       if (i < warmup) continue;
       if (o.ok && o.ttftMs !== undefined) ttftMs[k]!.push(o.ttftMs);
       else {

@@ -25,12 +25,14 @@ export type ParentMsg =
   | { id: number; type: 'stats' }
   /** Simulator only: replace the options later requests snapshot (tokens, delays…). */
   | { id: number; type: 'set-options'; options: Record<string, unknown> }
+  /** A child-specific reading (e.g. the mint's swap timings: what = 'swaps'). */
+  | { id: number; type: 'query'; what: string }
   | { id: number; type: 'shutdown' };
 
 export type ChildMsg =
   | { type: 'ready'; url: string; info?: Record<string, unknown> }
   | { type: 'failed'; message: string }
-  | { id: number; type: 'ok'; stats?: ProcStats }
+  | { id: number; type: 'ok'; stats?: ProcStats; data?: unknown }
   | { id: number; type: 'error'; message: string };
 
 function schedstat(): [number, number] {

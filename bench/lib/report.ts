@@ -15,15 +15,15 @@ export interface Report {
   simEnd: ProcStats;
 }
 
-const mark = (ok: boolean): string => (ok ? '✅' : '❌');
-const ok = (s: SideResult): number => s.completed - s.failed;
+export const mark = (ok: boolean): string => (ok ? '✅' : '❌');
+export const ok = (s: SideResult): number => s.completed - s.failed;
 
-function pct(cpuS: number, wallS: number): string {
+export function pct(cpuS: number, wallS: number): string {
   return `${fmt((cpuS / wallS) * 100, 0)}%`;
 }
 
 /** Details lines shared by the two throughput metrics. */
-function throughputDetails(name: string, unit: string, p: PairResult): string[] {
+export function throughputDetails(name: string, unit: string, p: PairResult): string[] {
   const { direct: d, gateway: g } = p;
   const out: string[] = [];
   const failedD = p.all.direct.failed;

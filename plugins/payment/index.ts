@@ -38,6 +38,8 @@ const ECHO_TOKEN = new Set<ErrorCode>(['cashu_mint_untrusted', 'cashu_unit_unsup
 export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const money = await moneyServices(deps);
   const mints = deps.config.payment.mints;
+  // Build the tokenizer now, not on the first paid request (~100 ms).
+  money.billing.quote('warm-up', { prompt: 'warm up' });
   if (mints.length === 0) throw new Error('payment: payment.mints lists no trusted mint');
 
   const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
