@@ -61,6 +61,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   return {
     name: 'change',
     priority: 700,
+    /** An unpaid job has nothing to settle in the store. */
+    settlesWithoutStore: (job) => job.state.payment === undefined,
 
     async onRequest(job) {
       running.add(job.id);

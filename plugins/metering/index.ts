@@ -57,6 +57,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   return {
     name: 'metering',
     priority: 800,
+    settlesWithoutStore: true,
 
     async onRequest(job) {
       job.state.metering = { counter: new UsageCounter(), injectedUsage: false, cut: false };

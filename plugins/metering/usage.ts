@@ -21,9 +21,9 @@ export interface Usage {
  * escaped). Plain content chunks are counted unread, and read only if the backend never
  * reports usage: JSON.parse per token was the metering's largest cost.
  */
-const PARSE_MARKERS = ['"usage"', '"timings"', '"done":true', '"done": true', '"error"', '"prompt_eval_count"', '"eval_count"'];
-/** Keys whose non-empty string value is model output (compact JSON, or with one space). */
-const OUTPUT_KEYS = ['"content":', '"text":', '"reasoning_content":', '"reasoning":', '"thinking":', '"response":'];
+const PARSE_MARKERS = /"(?:usage|timings|error|prompt_eval_count|eval_count)"|"done": ?true/;
+/** A key whose non-empty string value is model output (compact JSON, or with one space), or tool calls. */
+const OUTPUT = /"(?:content|text|reasoning_content|reasoning|thinking|response)": ?"[^"]|"tool_calls": ?\[\{/;
 
 /**
  * Whether a chunk carries output, by scanning, not parsing: a role chunk (`"content":""` or null)
@@ -31,15 +31,7 @@ const OUTPUT_KEYS = ['"content":', '"text":', '"reasoning_content":', '"reasonin
  * estimate at the end; it only escapes the running count.
  */
 export function hasOutput(d: string): boolean {
-  if (d.includes('"tool_calls":[{') || d.includes('"tool_calls": [{')) return true;
-  for (const k of OUTPUT_KEYS) {
-    for (let i = d.indexOf(k); i !== -1; i = d.indexOf(k, i + k.length)) {
-      let j = i + k.length;
-      if (d.charCodeAt(j) === 0x20) j++;
-      if (d.charCodeAt(j) === 0x22 && d.charCodeAt(j + 1) !== 0x22) return true;
-    }
-  }
-  return false;
+  return OUTPUT.test(d);
 }
 
 /** Content kept unread for an estimate; past this, further events count one token each. */
@@ -70,7 +62,7 @@ export class UsageCounter {
   observeEvent(ev: StreamEvent): unknown {
     const data = ev.data;
     if (data === undefined || (ev.terminal && ev.format === 'sse')) return undefined;
-    if (ev.format !== 'sse' || PARSE_MARKERS.some((m) => data.includes(m))) {
+    if (ev.format !== 'sse' || PARSE_MARKERS.test(data)) {
       const json = ev.json();
       this.observe(json);
       return json;

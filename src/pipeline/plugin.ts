@@ -23,8 +23,11 @@ export interface GatewayPlugin {
   onStreamEvent?(event: StreamEvent, job: Job): StreamAction;
   /** Bills, pays change, credits; all plugins share one store transaction. */
   onSettle?(job: Job, settlement: Settlement): Promise<void>;
-  /** True when onSettle never touches the store (only afterCommit work): no transaction is opened for it alone. */
-  readonly settlesWithoutStore?: boolean;
+  /**
+   * True (or true for this job) when onSettle will not touch the store (only afterCommit work):
+   * no transaction is opened when no plugin needs one for the job.
+   */
+  readonly settlesWithoutStore?: boolean | ((job: Job) => boolean);
   /** Mounts the plugin's own HTTP endpoints (e.g. GET /v1/change/{receipt}). */
   routes?(router: Router): void;
   close?(): Promise<void>;

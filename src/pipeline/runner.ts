@@ -93,7 +93,8 @@ export class PluginRunner {
    */
   async settle(job: Job, input: SettleInput): Promise<Buffer[]> {
     if (this.settleChain.length === 0) return [];
-    if (this.settleChain.every((p) => p.settlesWithoutStore)) return this.settleWithoutStore(job, input);
+    const storeless = (p: GatewayPlugin) => (typeof p.settlesWithoutStore === 'function' ? p.settlesWithoutStore(job) : p.settlesWithoutStore === true);
+    if (this.settleChain.every(storeless)) return this.settleWithoutStore(job, input);
     // Both lists are made inside the transaction: PostgreSQL may run it again on a conflict.
     const { trailer, after } = await this.db.tx(async (sql) => {
       const out: Buffer[] = [];
