@@ -109,10 +109,15 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         job.responseHeaders['X-Cashu-Receipt'] = receipt;
         return CONTINUE;
       } catch (err) {
-        if (err instanceof ClaimInDoubtError) {
+        // A refused claim that nonetheless left proofs held for the job (the mint swapped but some
+        // signatures were unusable) is not "nothing claimed": recovery refunds what is held.
+        if (err instanceof ClaimInDoubtError || (await money.wallet.heldByJob(job.id)) > 0) {
           // The mint may have swapped: the job stays open; recovery settles it and the receipt tells.
           job.responseHeaders['X-Cashu-Receipt'] = receipt;
-          return refuse(job, 'cashu_mint_unreachable', { message: 'the mint did not answer the claim; fetch the outcome with the receipt shortly' });
+          const message = err instanceof ClaimInDoubtError
+            ? 'the mint did not answer the claim; fetch the outcome with the receipt shortly'
+            : "the mint's answer to the claim was partly unusable; what it holds for you is refunded at the receipt";
+          return refuse(job, 'cashu_mint_unreachable', { message });
         }
         const gerr = err instanceof GatewayError ? err : new GatewayError('cashu_mint_unreachable');
         await money.jobs.markNotClaimed(job.id, 'refused', Date.now());
