@@ -5,7 +5,7 @@ import { createApp } from './app.js';
 import type { GatewayConfig } from './config/types.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
-import type { GatewayPlugin } from './pipeline/plugin.js';
+import type { PluginCatalogue } from './pipeline/manifest.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
 import { PluginRunner } from './pipeline/runner.js';
 import { Services } from './pipeline/services.js';
@@ -13,14 +13,13 @@ import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
 import type { Db } from './store/db.js';
 import { openDb } from './store/open.js';
-import '../plugins/index.js';
 
 export interface GatewayOptions {
+  /** The plugins `config.plugins` picks from (the composition root passes the shipped ones). */
+  catalogue: PluginCatalogue;
   log?: Logger;
   /** Use this store instead of opening config.store.url (tests share one). */
   db?: Db;
-  /** Replace the plugins named in the config (tests). */
-  plugins?: GatewayPlugin[];
   metrics?: GatewayMetrics;
   /** The clock plugins read (tests). */
   now?: () => number;
@@ -50,41 +49,47 @@ export class Gateway {
     readonly services: Services,
   ) {}
 
-  static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  /**
+   * Opens the store, starts the dev mint, the pool and the plugins, then listens. If any step
+   * fails, whatever already started is closed again before the error is thrown (no open store,
+   * mint or timer is left behind).
+   */
+  static async start(config: GatewayConfig, opts: GatewayOptions): Promise<Gateway> {
     const log = opts.log ?? createLogger(config.log.level);
-    const db = opts.db ?? (await openDb(config.store.url));
-    const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
-    for (const b of config.backends) {
-      pool.add({ ...b, source: 'config' });
-      if (b.provider && !config.providers.some((p) => p.id === b.provider)) {
-        log.warn({ backend: b.id, provider: b.provider }, 'this provider has no key in providers[]: it earns a balance it cannot withdraw until one is set');
+    const undo: (() => Promise<void> | void)[] = [];
+    try {
+      const db = opts.db ?? (await openDb(config.store.url));
+      if (!opts.db) undo.push(() => db.close());
+      const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
+      for (const b of config.backends) pool.add({ ...b, source: 'config' });
+      undo.push(() => pool.stop());
+      const closers: (() => Promise<void>)[] = [];
+      if (config.devMint.enabled) {
+        // Before the plugins: the wallet's start-up recovery may need to reach it.
+        const { createDevMint } = await import('./devmint/index.js');
+        const mint = await createDevMint({ db, inputFeePpk: config.devMint.inputFeePpk, log: (m) => log.warn(m) });
+        undo.push(() => mint.close());
+        const url = await mint.listen(config.devMint.port, config.devMint.host);
+        log.warn({ url }, 'development mint running: its sats are NOT real money (fake Lightning)');
+        closers.push(() => mint.close());
       }
+      const metrics = opts.metrics ?? new GatewayMetrics();
+      const services = new Services();
+      const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
+      const runner = new PluginRunner(await loadPlugins(opts.catalogue, deps), db, log);
+      undo.push(() => runner.close());
+      const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics, services);
+      undo.push(() => gw.forwarder.close());
+      gw.closers.push(...closers);
+      gw.ownsDb = !opts.db;
+      await pool.checkAll();
+      pool.start();
+      await gw.listen();
+      return gw;
+    } catch (err) {
+      for (const fn of undo.reverse()) await Promise.resolve().then(fn).catch((e: unknown) => log.error({ err: e }, 'cleanup after a failed start failed'));
+      throw err;
     }
-    const closers: (() => Promise<void>)[] = [];
-    if (config.devMint.enabled) {
-      // Before the plugins: the wallet's start-up recovery may need to reach it.
-      const { createDevMint } = await import('./devmint/index.js');
-      const mint = await createDevMint({ db, inputFeePpk: config.devMint.inputFeePpk, log: (m) => log.warn(m) });
-      const url = await mint.listen(config.devMint.port, config.devMint.host);
-      log.warn({ url }, 'development mint running: its sats are NOT real money (fake Lightning)');
-      closers.push(() => mint.close());
-    }
-    const metrics = opts.metrics ?? new GatewayMetrics();
-    const services = new Services();
-    const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
-    // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
-    const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
-    // Metrics are always collected (observability fails open); GET /metrics serves them.
-    const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
-    const plugins = opts.plugins ?? (await loadPlugins(names, deps));
-    const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics, services);
-    gw.closers.push(...closers);
-    gw.ownsDb = !opts.db;
-    await pool.checkAll();
-    pool.start();
-    await gw.listen();
-    return gw;
   }
 
   /** Registers cleanup that runs at shutdown, after the HTTP server closed (e.g. the dev mint). */

@@ -2,10 +2,8 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { loadConfig } from './config/load.js';
-import { configSpec } from './config/schema.js';
+import { configSpec, loadConfig, startGateway } from './compose.js';
 import { ConfigError, describe } from './config/spec.js';
-import { Gateway } from './gateway.js';
 import { createLogger } from './log.js';
 
 const HELP = `owlrun — a pay-per-prompt Cashu paywall in front of Ollama, vLLM, llama.cpp and OpenAI-compatible servers
@@ -52,7 +50,7 @@ async function main(): Promise<void> {
     const { startDemoBackend } = await import('./demo.js');
     config.backends = [await startDemoBackend(log)];
   }
-  const gateway = await Gateway.start(config, { log });
+  const gateway = await startGateway(config, { log });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -1,6 +1,7 @@
 import { GatewayError, errorBody } from '../../src/errors.js';
 import { bearer, KeyRing } from '../../src/http/keys.js';
 import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 
 declare module '../../src/pipeline/job.js' {
@@ -33,3 +34,5 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+export const manifest = definePlugin({ name: 'auth', priority: 1000, create });

@@ -1,31 +1,16 @@
-import type { Bill, Quote } from '../../src/billing/billing.js';
 import type { Progress } from '../../src/ledger/jobs.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
 import { CONTINUE, type GatewayPlugin } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { PaymentsKey } from '../payment/state.js';
+import { bills, BillsKey, type MeteringState } from './state.js';
 import { DROP, PASS, type StreamAction, type StreamEvent } from '../../src/stream/event.js';
 import { capOutput, requestUsage } from './caps.js';
-import { UsageCounter, type Usage } from './usage.js';
+import { UsageCounter } from './usage.js';
 
-export interface MeteringState {
-  counter: UsageCounter;
-  /** Completion tokens the payment buys (undefined: unpaid job, no budget). */
-  maxTokens?: number;
-  /** The gateway asked for stream usage the client did not: the usage chunk is taken out again. */
-  injectedUsage: boolean;
-  cut: boolean;
-  usage?: Usage;
-  bill?: Bill;
-}
-
-declare module '../../src/pipeline/job.js' {
-  interface PluginStates {
-    metering?: MeteringState;
-    /** The job's price, fixed by the payment plugin when the job is accepted. */
-    quote?: Quote;
-  }
-}
+export type { MeteringState } from './state.js';
 
 const FLUSH_MS = 500;
 const BILLED_OUTCOMES = new Set(['ok', 'cut', 'backend_failed', 'client_gone']);
@@ -38,6 +23,10 @@ const BILLED_OUTCOMES = new Set(['ok', 'cut', 'backend_failed', 'client_gone']);
  */
 export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const money = await moneyServices(deps);
+  deps.services.provide(BillsKey, bills);
+  // Unpaid jobs (no payment plugin, or no token) are counted but have no budget and no bill.
+  const paymentOf = (job: Job) => deps.services.find(PaymentsKey)?.of(job);
+  const quoteOf = (job: Job) => deps.services.find(PaymentsKey)?.quote(job);
   const running = new Map<string, { st: MeteringState; job: Job }>();
   const flushed = new Map<string, number>();
   const timer = setInterval(() => {
@@ -67,9 +56,10 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     transformRequest(job) {
       const st = job.state.metering!;
       const kind = job.candidates[0]?.kind ?? 'openai';
-      const payment = job.state.payment;
-      if (payment && job.state.quote) {
-        st.maxTokens = money.billing.budget(job.state.quote, payment.held);
+      const payment = paymentOf(job);
+      const quote = quoteOf(job);
+      if (payment && quote) {
+        st.maxTokens = money.billing.budget(quote, payment.held);
         if (capOutput(job.body, job.route, kind, st.maxTokens)) job.bodyChanged = true;
         running.set(job.id, { st, job });
       }
@@ -97,11 +87,11 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       running.delete(job.id);
       flushed.delete(job.id);
       if (!st) return;
-      const q = job.state.quote;
+      const q = quoteOf(job);
       const usage = st.counter.result(q?.promptEstimate ?? 0);
       if (st.maxTokens !== undefined && usage.completionTokens > st.maxTokens) usage.completionTokens = st.maxTokens;
       st.usage = usage;
-      const payment = job.state.payment;
+      const payment = paymentOf(job);
       if (!payment || !q) return;
       // A stream that ended normally but only carried the backend's error (vLLM sends its error
       // event, then [DONE]) produced nothing: never charged (CONTRACT: failed before output).
@@ -114,3 +104,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** Counts every job; bills paid ones (for the payment plugin, when it runs). */
+export const manifest = definePlugin({ name: 'metering', priority: 800, uses: [PaymentsKey], provides: [BillsKey], create });

@@ -8,7 +8,10 @@ import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import { serviceKey } from '../../src/pipeline/services.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import type { InferFields } from '../../src/config/spec.js';
+import { oracleConfig } from './config.js';
 import { Broadcasts, view } from './broadcasts.js';
 import { Oracle } from './oracle.js';
 import { DAY_MS, OracleRepo } from './samples.js';
@@ -40,7 +43,7 @@ function checkSources(config: GatewayConfig): void {
  *   GET /v1/oracle/samples (the samples behind the rate in force);
  * - GET /v1/broadcasts, POST /admin/broadcasts, DELETE /admin/broadcasts/{id} (admin key).
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>): Promise<GatewayPlugin> {
   const { config, db, log, pool } = deps;
   const now = deps.now;
 
@@ -115,3 +118,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** The BTC/USD rate new jobs are quoted at (for payment, when it runs) and the announcements. */
+export const manifest = definePlugin({ name: 'oracle', priority: 600, config: oracleConfig, provides: [OracleKey, QuotedRateKey], create });

@@ -6,7 +6,10 @@ import { RegistrationsRepo } from '../../src/ledger/registrations.js';
 import { WithdrawalsRepo, type WithdrawalRow } from '../../src/ledger/withdrawals.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import type { InferFields } from '../../src/config/spec.js';
+import { dropEmptyKeys, providersConfig } from './config.js';
 import type { SqlExecutor } from '../../src/store/db.js';
 import type { TokenFormat } from '../../src/cashu/types.js';
 import { GatewayError } from '../../src/errors.js';
@@ -93,9 +96,14 @@ export function withdrawalView(w: WithdrawalRow): Record<string, unknown> {
  * - GET /admin/ledger: held sats = gateway + providers + sats of jobs not settled yet.
  * Loaded automatically with the change plugin.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof providersConfig>>): Promise<GatewayPlugin> {
   const { config, db, pool, metrics } = deps;
   const log = deps.log.child({ plugin: 'providers' });
+  for (const b of config.backends) {
+    if (b.provider && !config.providers.some((p) => p.id === b.provider)) {
+      deps.log.warn({ backend: b.id, provider: b.provider }, 'this provider has no key in providers[]: it earns a balance it cannot withdraw until one is set');
+    }
+  }
   const now = deps.now;
   const money = await moneyServices(deps);
   const withdrawals = new WithdrawalsRepo(db);
@@ -276,3 +284,14 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** The providers' ledger, withdrawals and node registration: they come with the money (change). */
+export const manifest = definePlugin({
+  name: 'providers',
+  priority: 500,
+  implied: { by: ['change'] },
+  config: providersConfig,
+  provides: [ProvidersControlKey],
+  check: dropEmptyKeys,
+  create,
+});

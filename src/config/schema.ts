@@ -1,8 +1,9 @@
 import type { Spec } from './spec.js';
 
-// The gateway's configuration: every key of CONTRACT.md's config block, with defaults.
+// The core's configuration keys, with defaults. Plugins own their sections (their manifest's
+// `config`); the composition root merges them into one schema (docs/public-interface.md lists all).
 
-const keyEntry: Spec = {
+export const keyEntry = {
   kind: 'object',
   description: 'a key: plain (usually "${ENV_VAR}") or its sha256 hex',
   fields: {
@@ -10,23 +11,21 @@ const keyEntry: Spec = {
     key: { kind: 'string', description: 'the key itself', optional: true },
     sha256: { kind: 'string', description: 'sha256 hex of the key', optional: true, pattern: /^[0-9a-fA-F]{64}$/ },
   },
-};
+} as const satisfies Spec;
 
-const price: Spec = {
+const price = {
   kind: 'object',
   description: 'USD per million tokens',
   fields: {
     per_m_input_usd: { kind: 'number', description: 'USD per 1M prompt tokens', min: 0 },
     per_m_output_usd: { kind: 'number', description: 'USD per 1M completion tokens', min: 0 },
   },
-};
+} as const satisfies Spec;
 
-/** Every plugin the gateway ships (plugins/<name>/). */
-export const PLUGIN_NAMES = ['auth', 'payment', 'metering', 'change', 'oracle', 'metrics', 'providers'] as const;
-
+/** The server software a backend runs (its wire formats: docs/backend-wire-formats.md). */
 export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
 
-export const configSpec: Spec = {
+export const configSpec = {
   kind: 'object',
   description: 'Owlrun gateway configuration',
   fields: {
@@ -82,8 +81,6 @@ export const configSpec: Spec = {
         sha256: { kind: 'string', description: 'sha256 hex of the admin key', optional: true, pattern: /^[0-9a-fA-F]{64}$/ },
       },
     },
-    providers: { kind: 'array', description: 'who earns the provider share', items: keyEntry },
-    nodeTtlSeconds: { kind: 'duration', description: 'registered nodes that stop heartbeating leave the pool', default: 90 },
     payment: {
       kind: 'object',
       description: 'Cashu payment',
@@ -154,21 +151,6 @@ export const configSpec: Spec = {
         inputFeePpk: { kind: 'integer', description: 'NUT-02 input fee per proof, parts per thousand', default: 0, min: 0 },
       },
     },
-    broadcasts: {
-      kind: 'array',
-      description: 'system announcements',
-      items: {
-        kind: 'object',
-        description: 'one announcement',
-        fields: {
-          id: { kind: 'string', description: 'unique id' },
-          message: { kind: 'string', description: 'text' },
-          level: { kind: 'string', description: 'severity', enum: ['info', 'warning', 'critical'], default: 'info' },
-          starts_at: { kind: 'string', description: 'ISO time it starts', optional: true },
-          ends_at: { kind: 'string', description: 'ISO time it ends', optional: true },
-        },
-      },
-    },
     metrics: {
       kind: 'object',
       description: 'Prometheus endpoint',
@@ -182,8 +164,7 @@ export const configSpec: Spec = {
     plugins: {
       kind: 'array',
       description: 'enabled plugins; [] = a plain proxy',
-      items: { kind: 'string', description: 'plugin name', enum: PLUGIN_NAMES },
-      default: ['auth', 'payment', 'metering', 'change', 'oracle'],
+      items: { kind: 'string', description: 'plugin name' },
     },
   },
-};
+} as const satisfies Spec;

@@ -1,42 +1,10 @@
-// The validated configuration (the shape configSpec produces, defaults filled in).
+// The validated configuration of the core, derived from its schema (defaults filled in).
+// Plugins' sections are typed by their own manifests (PluginDeps<C>.config).
+import type { BACKEND_KINDS, configSpec, keyEntry } from './schema.js';
+import type { Infer } from './spec.js';
 
-export type BackendKind = 'ollama' | 'vllm' | 'llamacpp' | 'openai';
-
-export interface KeyEntry { id: string; key?: string; sha256?: string }
-export interface Price { per_m_input_usd: number; per_m_output_usd: number }
-
-export interface BackendConfig {
-  id: string;
-  kind: BackendKind;
-  url: string;
-  provider?: string;
-  models: string[];
-  maxConcurrent: number;
-  apiKey?: string;
-}
-
-export interface BroadcastConfig { id: string; message: string; level: 'info' | 'warning' | 'critical'; starts_at?: string; ends_at?: string }
-
-export interface GatewayConfig {
-  server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number };
-  auth: { required: boolean; apiKeys: KeyEntry[] };
-  backends: BackendConfig[];
-  health: { intervalSeconds: number; timeoutMs: number };
-  admin: { key?: string; sha256?: string };
-  providers: KeyEntry[];
-  nodeTtlSeconds: number;
-  payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number };
-  pricing: { margins: { inference: number; fx: number }; models: Record<string, Price>; default: Price };
-  oracle: {
-    sources: { name: string; url: string; path: string; headers: Record<string, string> }[];
-    fixedRate: number;
-    intervalSeconds: number;
-    timeoutMs: number;
-  };
-  store: { url: string };
-  devMint: { enabled: boolean; host: string; port: number; inputFeePpk: number };
-  broadcasts: BroadcastConfig[];
-  metrics: { key?: string };
-  log: { level: string };
-  plugins: string[];
-}
+export type GatewayConfig = Infer<typeof configSpec>;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+export type KeyEntry = Infer<typeof keyEntry>;
+export type BackendConfig = GatewayConfig['backends'][number];
+export type Price = GatewayConfig['pricing']['default'];

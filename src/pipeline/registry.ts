@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
-import { ConfigError } from '../config/spec.js';
+import type { GatewayMetrics } from '../metrics/registry.js';
 import type { BackendPool } from '../proxy/pool.js';
 import type { Db } from '../store/db.js';
+import { resolvePlugins, type PluginCatalogue } from './manifest.js';
 import type { GatewayPlugin } from './plugin.js';
-import type { GatewayMetrics } from '../metrics/registry.js';
 import type { Services } from './services.js';
 
-/** What a plugin may use. Shared services are created once by the gateway and handed to all. */
-export interface PluginDeps {
-  config: GatewayConfig;
+/** What a plugin may use. `C` is the config section its manifest owns. */
+export interface PluginDeps<C = unknown> {
+  config: GatewayConfig & C;
   db: Db;
   log: Logger;
   pool: BackendPool;
   /** The gateway's Prometheus metrics (always collected; GET /metrics serves them). */
   metrics: GatewayMetrics;
-  /** Services shared between plugins (typed keys), filled by plugins' create() in load order. */
+  /** Services shared between plugins (typed keys), filled as plugins are created. */
   services: Services;
   /** The clock plugins read (tests pass their own). */
   now: () => number;
@@ -23,25 +23,21 @@ export interface PluginDeps {
   fetch: typeof fetch;
 }
 
-export type PluginFactory = (deps: PluginDeps) => Promise<GatewayPlugin>;
-
-/** Every plugin the gateway ships; `plugins:` in the config picks which run. */
-const REGISTRY: Record<string, () => Promise<PluginFactory>> = {};
-
-export function registerPlugin(name: string, load: () => Promise<PluginFactory>): void {
-  REGISTRY[name] = load;
-}
-
-export function knownPlugins(): string[] {
-  return Object.keys(REGISTRY);
-}
-
-export async function loadPlugins(names: readonly string[], deps: PluginDeps): Promise<GatewayPlugin[]> {
+/** Creates the enabled plugins (config.plugins and what they imply), providers before needers. */
+export async function loadPlugins(catalogue: PluginCatalogue, deps: PluginDeps): Promise<GatewayPlugin[]> {
   const out: GatewayPlugin[] = [];
-  for (const [i, name] of names.entries()) {
-    const load = REGISTRY[name];
-    if (!load) throw new ConfigError(`plugins[${i}]`, `unknown plugin "${name}" (known: ${knownPlugins().join(', ') || 'none'})`);
-    out.push(await (await load())(deps));
+  try {
+    for (const m of resolvePlugins(catalogue, deps.config.plugins)) {
+      const plugin = await m.create(deps as PluginDeps<never>);
+      out.push(plugin);
+      for (const key of m.provides ?? []) {
+        if (!deps.services.has(key)) throw new Error(`plugin ${m.name} declares it provides "${key.name}" but did not`);
+      }
+    }
+  } catch (err) {
+    // Whatever started (timers, connections) stops: a failed start-up leaves nothing running.
+    for (const p of out.reverse()) await p.close?.().catch(() => undefined);
+    throw err;
   }
   return out;
 }
