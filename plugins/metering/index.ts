@@ -55,7 +55,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
     transformRequest(job) {
       const st = job.state.metering!;
-      const kind = job.candidates[0]?.kind ?? 'openai';
+      const kind = job.node?.kind ?? job.candidates[0]?.kind ?? 'openai';
       const payment = paymentOf(job);
       const quote = quoteOf(job);
       if (payment && quote) {
@@ -63,10 +63,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         if (capOutput(job.body, job.route, kind, st.maxTokens)) job.bodyChanged = true;
         running.set(job.id, { st, job });
       }
-      if (requestUsage(job.body, job.route, kind)) {
-        st.injectedUsage = true;
-        job.bodyChanged = true;
-      }
+      st.injectedUsage = requestUsage(job.body, job.route, kind);
+      if (st.injectedUsage) job.bodyChanged = true;
     },
 
     onStreamEvent(ev: StreamEvent, job): StreamAction {
@@ -94,7 +92,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       const payment = paymentOf(job);
       if (!payment || !q) return;
       // A stream that ended normally but only carried the backend's error (vLLM sends its error
-      // event, then [DONE]) produced nothing: never charged (CONTRACT: failed before output).
+      // event, then [DONE]) produced nothing: never charged (docs/public-interface.md: failed before output).
       const billable = BILLED_OUTCOMES.has(s.outcome) && (usage.completionTokens > 0 || (s.outcome === 'ok' && !st.counter.sawError));
       st.bill = billable ? money.billing.bill(q, usage.promptTokens, usage.completionTokens, payment.held) : { costSats: 0, gatewaySats: 0, providerSats: 0 };
     },

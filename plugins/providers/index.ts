@@ -137,8 +137,8 @@ export async function create(deps: PluginDeps<InferFields<typeof providersConfig
   const balanceOf = async (account: string, sql: SqlExecutor = db) => {
     const b = await money.jobs.balance(account);
     const available = await withdrawals.available(sql, account);
-    const withdrawn = await sql.get<{ s: number | null }>(`SELECT CAST(SUM(debited_sats) AS BIGINT) AS s FROM withdrawals WHERE account = ? AND state IN ('done', 'failed')`, [account]);
-    return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: Number(withdrawn?.s ?? 0) };
+    const withdrawn = await withdrawals.withdrawn(sql, account);
+    return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: withdrawn };
   };
 
   const withdrawEcash = async (account: string, body: Record<string, unknown>) => {
@@ -168,37 +168,31 @@ export async function create(deps: PluginDeps<InferFields<typeof providersConfig
     return { since: new Date(since).toISOString().slice(0, 10), days: e.rows, totals: e.totals };
   };
 
+  /** The operator's books, one consistent read: each table's owner answers for its sums. */
   const ledger = () =>
     db.tx(async (sql) => {
-      const n = async (q: string, params: (string | number)[] = []) => Number((await sql.get<{ s: number | null }>(q, params))?.s ?? 0);
-      const heldProofs = await n(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_proofs WHERE state = 'held'`);
-      const reserved = await n(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_proofs WHERE state = 'reserved'`);
-      const signed = await n(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_outputs WHERE state = 'signed'`);
-      const pending = await n(`SELECT CAST(COALESCE(SUM(held_sats), 0) AS BIGINT) AS s FROM jobs WHERE state = 'claimed'`);
-      const charged = await n(`SELECT COUNT(*) AS s FROM jobs WHERE state = 'settled' AND cost_sats > 0`);
-      const running = await n(`SELECT COUNT(*) AS s FROM jobs WHERE state <> 'settled'`);
-      const rows = await sql.all<{ account: string; balance_sats: number; earned_sats: number; jobs: number }>(`SELECT account, balance_sats, earned_sats, jobs FROM balances ORDER BY account`);
-      const wd = await sql.all<{ account: string; w: number | null; h: number | null }>(
-        `SELECT account, CAST(SUM(CASE WHEN state IN ('done', 'failed') THEN debited_sats ELSE 0 END) AS BIGINT) AS w,
-                CAST(SUM(CASE WHEN state IN ('swapping', 'melting') THEN hold_sats ELSE 0 END) AS BIGINT) AS h FROM withdrawals GROUP BY account`,
-      );
-      const byAccount = new Map(wd.map((r) => [r.account, { withdrawn: Number(r.w ?? 0), inFlight: Number(r.h ?? 0) }]));
-      const gateway = Number(rows.find((r) => r.account === GATEWAY_ACCOUNT)?.balance_sats ?? 0);
+      const wallet = await money.wallet.holdings.books(sql);
+      const journal = await money.jobs.books(sql);
+      const rows = await money.jobs.allBalances(sql);
+      const wd = await withdrawals.totals(sql);
+      const byAccount = new Map(wd.map((r) => [r.account, r]));
+      const gatewayRow = rows.find((r) => r.account === GATEWAY_ACCOUNT);
+      const gateway = Number(gatewayRow?.balance_sats ?? 0);
       const providers = rows.filter((r) => r.account.startsWith('provider:'));
       const providerSum = providers.reduce((s, r) => s + Number(r.balance_sats), 0);
-      const held = heldProofs + reserved + signed;
+      const held = wallet.held + wallet.reserved + wallet.signed;
       return {
         held_sats: held,
         gateway_balance_sats: gateway,
         provider_balances_sats: providerSum,
-        pending_change_sats: pending,
-        jobs: charged,
-        balanced: held === gateway + providerSum + pending,
-        reserved_sats: reserved,
-        jobs_running: running,
-        withdrawn_sats: wd.reduce((s, r) => s + Number(r.w ?? 0), 0),
-        withdrawals_in_flight_sats: wd.reduce((s, r) => s + Number(r.h ?? 0), 0),
-        gateway: { balance_sats: gateway, earned_sats: Number(rows.find((r) => r.account === GATEWAY_ACCOUNT)?.earned_sats ?? 0), withdrawn_sats: byAccount.get(GATEWAY_ACCOUNT)?.withdrawn ?? 0 },
+        pending_change_sats: journal.pending,
+        jobs: journal.charged,
+        balanced: held === gateway + providerSum + journal.pending,
+        reserved_sats: wallet.reserved,
+        jobs_running: journal.running,
+        withdrawn_sats: wd.reduce((s, r) => s + r.withdrawn, 0),
+        withdrawals_in_flight_sats: wd.reduce((s, r) => s + r.held, 0),
+        gateway: { balance_sats: gateway, earned_sats: Number(gatewayRow?.earned_sats ?? 0), withdrawn_sats: byAccount.get(GATEWAY_ACCOUNT)?.withdrawn ?? 0 },
         providers: providers.map((r) => ({
           provider: r.account.slice('provider:'.length), balance_sats: Number(r.balance_sats), earned_sats: Number(r.earned_sats), jobs: Number(r.jobs),
           withdrawn_sats: byAccount.get(r.account)?.withdrawn ?? 0,

@@ -132,13 +132,20 @@ class JobRun {
   /** Tries the candidates in order until one answers with something other than a refusal. */
   private async connect(): Promise<Upstream | undefined> {
     const { job, deps } = this;
-    const body = job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
+    let body = job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
+    // The body was made for the first candidate's kind: a node of another kind gets it re-made
+    // (caps and usage requests use each server's own parameter names).
+    let kind = job.candidates[0]?.kind;
     let lastStatus: number | undefined;
     for (const node of job.candidates) {
       if (!node.healthy || !node.hasRoom) continue;
       if (job.signal.aborted) break;
       node.inFlight++;
       job.node = node;
+      if (node.kind !== kind) {
+        kind = node.kind;
+        body = this.remakeBody();
+      }
       try {
         const upstream = await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
         const status = upstream.response.statusCode ?? 502;
@@ -166,6 +173,15 @@ class JobRun {
     }
     await this.failBeforeOutput('backend_unavailable', lastStatus ? `every node refused (last: HTTP ${lastStatus})` : 'no node could be reached');
     return undefined;
+  }
+
+  /** The client's body, transformed again by the plugins for job.node (its kind). */
+  private remakeBody(): Buffer {
+    const { job } = this;
+    job.body = parseJsonObject(job.rawBody);
+    job.bodyChanged = false;
+    this.deps.runner.transformRequest(job);
+    return job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
   }
 
   private async respond(upstream: Upstream): Promise<void> {

@@ -30,7 +30,8 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
-  inFlight = 0;
+  /** Requests in flight on this node: one counter shared with the node it replaced (see sharesLoadOf). */
+  private load = { inFlight: 0 };
   failovers = 0;
   lastError?: string;
 
@@ -63,6 +64,22 @@ export class BackendNode {
 
   serves(model: string): boolean {
     return this.models.has(model);
+  }
+
+  get inFlight(): number {
+    return this.load.inFlight;
+  }
+
+  set inFlight(n: number) {
+    this.load.inFlight = n;
+  }
+
+  /**
+   * This node replaces `old` (same id): both count on one counter, so a job that started on the
+   * old object and finishes after the swap decrements what the pool routes by.
+   */
+  sharesLoadOf(old: BackendNode): void {
+    this.load = old.load;
   }
 
   get hasRoom(): boolean {

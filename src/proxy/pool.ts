@@ -22,7 +22,7 @@ export class BackendPool {
   add(spec: BackendNodeSpec): BackendNode {
     const node = new BackendNode(spec);
     const old = this.nodes.get(spec.id);
-    if (old) node.inFlight = old.inFlight;
+    if (old) node.sharesLoadOf(old);
     this.nodes.set(spec.id, node);
     return node;
   }
