@@ -2,7 +2,7 @@ import { errorBody } from '../../src/errors.js';
 import { settleOrphans } from '../../src/money/recovery.js';
 import { moneyServices } from '../../src/money/services.js';
 import { settleMoney } from '../../src/money/settle.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
 import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { BillsKey } from '../metering/state.js';
@@ -34,7 +34,7 @@ export function changeEventBytes(format: Job['format'], ev: ChangeEvent): Buffer
  * stream's last event or in X-Cashu-Change, and by receipt at GET /v1/change/{receipt}.
  * At start-up, and then periodically, settles jobs a stopped process or a lost claim left open.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const money = await moneyServices(deps);
   const ttl = deps.config.payment.receiptTtl;
   deps.services.provide(SettlementsKey, settlements);
@@ -59,8 +59,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   }, HEARTBEAT_MS).unref();
 
   return {
-    name: 'change',
-    priority: 700,
     /** An unpaid job has nothing to settle in the store. */
     settlesWithoutStore: (job) => paymentOf(job) === undefined,
 

@@ -1,7 +1,7 @@
 import type { Progress } from '../../src/ledger/jobs.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
-import { CONTINUE, type GatewayPlugin } from '../../src/pipeline/plugin.js';
+import { CONTINUE, type PluginHooks } from '../../src/pipeline/plugin.js';
 import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { PaymentsKey } from '../payment/state.js';
@@ -21,7 +21,7 @@ const BILLED_OUTCOMES = new Set(['ok', 'cut', 'backend_failed', 'client_gone']);
  * estimate, never zero for delivered output). Delivered-token progress of paid jobs is
  * journaled every FLUSH_MS in one batch, so a killed gateway can bill what was delivered.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const money = await moneyServices(deps);
   deps.services.provide(BillsKey, bills);
   // Unpaid jobs (no payment plugin, or no token) are counted but have no budget and no bill.
@@ -44,8 +44,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     job.format === 'ndjson' ? Buffer.from(JSON.stringify({ model: job.model, created_at: new Date().toISOString(), done: true, done_reason: 'length' }) + '\n') : undefined;
 
   return {
-    name: 'metering',
-    priority: 800,
     settlesWithoutStore: true,
 
     async onRequest(job) {

@@ -3,7 +3,7 @@ import { definePlugin } from '../../src/pipeline/manifest.js';
 import { SettlementsKey, type ChangeState } from '../change/state.js';
 import { BillsKey } from '../metering/state.js';
 import { PaymentsKey } from '../payment/state.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { MoneyKey } from '../../src/money/services.js';
 import { OracleKey, type OracleMetrics } from '../oracle/index.js';
@@ -19,7 +19,7 @@ function outcomeOf(s: Settlement, paid: boolean, change: ChangeState | undefined
  * and the gauges read at scrape time: backends, wallet holdings, balances, the oracle's rate.
  * Always loaded: observability fails open and never changes a response.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const m = deps.metrics;
   m.onCollect(() => {
     m.backendUp.reset();
@@ -54,8 +54,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   });
 
   return {
-    name: 'metrics',
-    priority: 100,
     settlesWithoutStore: true,
     async onSettle(job, s) {
       const bills = deps.services.find(BillsKey);

@@ -1,5 +1,4 @@
-import type { Spec } from '../../src/config/spec.js';
-import type { Infer } from '../../src/config/spec.js';
+import type { Infer, Spec } from '../../src/config/spec.js';
 
 // The oracle plugin's own config keys. (`oracle.*` is the core's: the money services quote at
 // oracle.fixedRate whether or not this plugin runs.)
@@ -19,6 +18,6 @@ export const broadcastsSpec = {
   },
 } as const satisfies Spec;
 
-export const oracleConfig = { broadcasts: broadcastsSpec } as const;
+export const oracleConfig = { broadcasts: broadcastsSpec } as const satisfies Record<string, Spec>;
 
 export type BroadcastConfig = Infer<typeof broadcastsSpec>[number];

@@ -6,7 +6,7 @@ import { parseJsonObject, readBody } from '../../src/http/body.js';
 import type { RouteScopes } from '../../src/http/scopes.js';
 import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
 import { serviceKey } from '../../src/pipeline/services.js';
 import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
@@ -43,7 +43,7 @@ function checkSources(config: GatewayConfig): void {
  *   GET /v1/oracle/samples (the samples behind the rate in force);
  * - GET /v1/broadcasts, POST /admin/broadcasts, DELETE /admin/broadcasts/{id} (admin key).
  */
-export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>): Promise<PluginHooks> {
   const { config, db, log, pool } = deps;
   const now = deps.now;
 
@@ -69,8 +69,6 @@ export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>)
   deps.services.provide(OracleKey, oracle);
 
   return {
-    name: 'oracle',
-    priority: 600,
 
     routes(router: Router, { admin }: RouteScopes) {
       router.get('/v1/oracle/rate', (ctx) => {

@@ -6,7 +6,7 @@ import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
 import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
-import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
+import { CONTINUE, type PluginHooks, type Verdict } from '../../src/pipeline/plugin.js';
 import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { BillsKey } from '../metering/state.js';
@@ -22,7 +22,7 @@ const ECHO_TOKEN = new Set<ErrorCode>(['cashu_mint_untrusted', 'cashu_unit_unsup
  * X-Cashu: check the token (nothing claimed), check the model can run, then claim it in ONE
  * mint swap before the job. Fails closed: no claim, no inference.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const money = await moneyServices(deps);
   const mints = deps.config.payment.mints;
   // Build the tokenizer now, not on the first paid request (~100 ms).
@@ -41,8 +41,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   };
 
   return {
-    name: 'payment',
-    priority: 900,
 
     async onRequest(job): Promise<Verdict> {
       const quote = money.billing.quote(job.model, job.body);

@@ -5,7 +5,7 @@ import { GATEWAY_ACCOUNT, providerAccount } from '../../src/ledger/jobs.js';
 import { RegistrationsRepo } from '../../src/ledger/registrations.js';
 import { WithdrawalsRepo, type WithdrawalRow } from '../../src/ledger/withdrawals.js';
 import { moneyServices } from '../../src/money/services.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
 import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { InferFields } from '../../src/config/spec.js';
@@ -96,7 +96,7 @@ export function withdrawalView(w: WithdrawalRow): Record<string, unknown> {
  * - GET /admin/ledger: held sats = gateway + providers + sats of jobs not settled yet.
  * Loaded automatically with the change plugin.
  */
-export async function create(deps: PluginDeps<InferFields<typeof providersConfig>>): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof providersConfig>>): Promise<PluginHooks> {
   const { config, db, pool, metrics } = deps;
   const log = deps.log.child({ plugin: 'providers' });
   for (const b of config.backends) {
@@ -201,8 +201,6 @@ export async function create(deps: PluginDeps<InferFields<typeof providersConfig
     });
 
   return {
-    name: 'providers',
-    priority: 500,
 
     routes(router: Router, { admin }: RouteScopes) {
       // Every /v1/provider route acts for the provider whose key it carries; nothing is cached.

@@ -64,6 +64,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     path: req.url ?? '/',
     model,
     stream,
+    clientAddress: req.socket.remoteAddress ?? '',
     headers: { ...req.headers },
     rawBody: raw,
     body,

@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../config/types.js';
 import { ConfigError, type InferFields, type SpecFields } from '../config/spec.js';
-import type { GatewayPlugin } from './plugin.js';
+import type { PluginHooks } from './plugin.js';
 import type { PluginDeps } from './registry.js';
 import type { ServiceKey } from './services.js';
 
@@ -26,7 +26,8 @@ export interface PluginManifest<C = unknown> {
   readonly config?: SpecFields;
   /** Cross-checks of its config when it is enabled; throws ConfigError naming the key. */
   check?(config: GatewayConfig & C): void;
-  create(deps: PluginDeps<C>): Promise<GatewayPlugin>;
+  /** Starts the plugin (timers, tables, services it provides) and returns its phases. */
+  create(deps: PluginDeps<C>): Promise<PluginHooks>;
 }
 
 /** The plugins a gateway can run, and those `plugins:` enables when it is left out. */

@@ -41,3 +41,6 @@ export interface GatewayPlugin {
   routes?(router: Router, scopes: RouteScopes): void;
   close?(): Promise<void>;
 }
+
+/** What a manifest's create() returns: the phases; the loader adds the manifest's name and priority. */
+export type PluginHooks = Omit<GatewayPlugin, 'name' | 'priority'>;

@@ -28,8 +28,9 @@ export async function loadPlugins(catalogue: PluginCatalogue, deps: PluginDeps):
   const out: GatewayPlugin[] = [];
   try {
     for (const m of resolvePlugins(catalogue, deps.config.plugins)) {
-      const plugin = await m.create(deps as PluginDeps<never>);
-      out.push(plugin);
+      // The config was validated against the schema with every plugin's section: it holds m's.
+      const hooks = await m.create(deps as PluginDeps<never>);
+      out.push(Object.assign(hooks, { name: m.name, priority: m.priority }));
       for (const key of m.provides ?? []) {
         if (!deps.services.has(key)) throw new Error(`plugin ${m.name} declares it provides "${key.name}" but did not`);
       }

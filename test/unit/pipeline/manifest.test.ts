@@ -32,7 +32,7 @@ describe('plugin manifests', () => {
 
   it('a need no catalogue plugin provides is named by its service', () => {
     const Ghost = serviceKey<number>('ghost');
-    const lonely = definePlugin({ name: 'lonely', priority: 1, needs: [Ghost], create: async () => ({ name: 'lonely', priority: 1 }) });
+    const lonely = definePlugin({ name: 'lonely', priority: 1, needs: [Ghost], create: async () => ({ close: async () => undefined }) });
     const cat: PluginCatalogue = { manifests: [lonely], defaults: [] };
     assert.throws(() => resolvePlugins(cat, ['lonely']), (err: unknown) => err instanceof ConfigError && /lonely/.test(err.message) && /"ghost"/.test(err.message));
   });
