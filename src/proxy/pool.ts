@@ -14,16 +14,31 @@ export class BackendPool {
   private readonly nodes = new Map<string, BackendNode>();
   private timer?: NodeJS.Timeout;
   private rotation = 0;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; now?: () => number },
   ) {}
+
+  /**
+   * `fn` runs after anything that may change where jobs can run other than a job's own slot:
+   * a node added, removed, renewed or turning healthy or unhealthy (the admission queue re-checks
+   * its waiters).
+   */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
 
   add(spec: BackendNodeSpec): BackendNode {
     const node = new BackendNode(spec);
     const old = this.nodes.get(spec.id);
     if (old) node.inFlight = old.inFlight;
     this.nodes.set(spec.id, node);
+    this.changed();
     return node;
   }
 
@@ -47,6 +62,7 @@ export class BackendPool {
       node = this.add(spec);
     }
     if (health) this.applyHealth(node, health);
+    this.changed();
     return { node, created: !old };
   }
 
@@ -59,12 +75,15 @@ export class BackendPool {
         gone.push(node.id);
       }
     }
-    if (gone.length > 0) this.opts.log.info({ nodes: gone }, 'registered nodes stopped heartbeating; removed');
+    if (gone.length > 0) {
+      this.opts.log.info({ nodes: gone }, 'registered nodes stopped heartbeating; removed');
+      this.changed();
+    }
     return gone;
   }
 
   remove(id: string): void {
-    this.nodes.delete(id);
+    if (this.nodes.delete(id)) this.changed();
   }
 
   get(id: string): BackendNode | undefined {
@@ -73,6 +92,12 @@ export class BackendPool {
 
   all(): BackendNode[] {
     return [...this.nodes.values()];
+  }
+
+  /** Some node (healthy or not) serves the model. */
+  knows(model: string): boolean {
+    for (const node of this.nodes.values()) if (node.serves(model)) return true;
+    return false;
   }
 
   route(model: string): Route {
@@ -98,6 +123,7 @@ export class BackendPool {
     node.healthy = false;
     node.lastError = reason;
     this.opts.log.warn({ node: node.id, reason }, 'backend failed; out of the pool until it answers again');
+    this.changed();
   }
 
   async check(node: BackendNode): Promise<void> {
@@ -111,8 +137,9 @@ export class BackendPool {
     node.healthy = result.ok;
     node.lastError = result.ok ? undefined : result.error;
     if (result.ok && result.models && !node.fixedModels) node.setModels(result.models);
-    if (wasHealthy !== node.healthy || !node.checked) {
+    if (wasHealthy !== node.healthy) {
       this.opts.log.info({ node: node.id, healthy: node.healthy, error: node.lastError }, 'backend health changed');
+      this.changed();
     }
   }
 

@@ -68,6 +68,10 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator & { re
     const method = req.method ?? 'GET';
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
     const route = kindServer.route(method, path);
+    if (route?.inference && (sim.options.resetConnections ?? 0) > 0) {
+      sim.options.resetConnections! -= 1;
+      return void req.socket.resetAndDestroy();
+    }
     const snapshot: SimOptions = { ...sim.options };
     const models = snapshot.models ?? [defaultModel(kind)];
     const wire = new Wire(res);

@@ -20,6 +20,11 @@ export interface SimOptions {
   reportUsage?: boolean;
   /** Reply this HTTP status with the kind's real error body before any token (e.g. 500, 503). */
   failStatus?: number;
+  /**
+   * The next N inference requests have their connection reset as soon as they arrive, before any
+   * response byte (a server overwhelmed by a burst, or a socket it had just closed). Counts down.
+   */
+  resetConnections?: number;
   /** After N content tokens, destroy the socket abruptly (no terminal marker). */
   dieAfterTokens?: number;
   /**
