@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import { BackendNode, type BackendNodeSpec } from './node.js';
 import { probeNode, type ProbeResult } from './health.js';
+import { probeLoad } from './load.js';
+import { rankOf } from './rank.js';
 
 export interface Route {
   /** Some node (healthy or not) serves the model. */
   known: boolean;
-  /** Healthy nodes serving the model with room, fewest requests in flight first. */
+  /** Healthy nodes serving the model with room, best first (src/proxy/rank.ts). */
   candidates: BackendNode[];
 }
 
@@ -109,11 +111,14 @@ export class BackendPool {
       if (node.healthy && node.hasRoom) candidates.push(node);
     }
     if (candidates.length > 1) {
-      // Fewest in flight first; equal load is rotated so idle nodes share the work.
+      // Equal ranks are rotated so idle nodes share the work.
+      const now = (this.opts.now ?? Date.now)();
+      const maxAge = 3 * this.opts.intervalMs + this.opts.timeoutMs;
       const r = this.rotation++;
       const n = candidates.length;
-      const order = new Map(candidates.map((c, i) => [c, (i + r) % n]));
-      candidates.sort((a, b) => a.inFlight - b.inFlight || order.get(a)! - order.get(b)!);
+      const ranked = candidates.map((node, i) => ({ node, turn: (i + r) % n, ...rankOf(node, model, now, maxAge) }));
+      ranked.sort((a, b) => a.tier - b.tier || a.busy - b.busy || a.turn - b.turn);
+      return { known, candidates: ranked.map((x) => x.node) };
     }
     return { known, candidates };
   }
@@ -126,8 +131,13 @@ export class BackendPool {
     this.changed();
   }
 
+  /** One health check, then (healthy nodes) one read of the load the node publishes. */
   async check(node: BackendNode): Promise<void> {
-    this.applyHealth(node, await probeNode(node, this.opts.timeoutMs));
+    const health = await probeNode(node, this.opts.timeoutMs);
+    this.applyHealth(node, health);
+    if (!health.ok) return;
+    const load = await probeLoad(node, this.opts.timeoutMs);
+    if (load) node.publishLoad(load, (this.opts.now ?? Date.now)());
   }
 
   /** Records a health check's result on the node (and the models it discovered). */
