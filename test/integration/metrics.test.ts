@@ -17,6 +17,7 @@ const FAMILIES = [
   'owlrun_backend_up',
   'owlrun_backend_in_flight',
   'owlrun_backend_failovers_total',
+  'owlrun_usage_disputes_total',
   'owlrun_mint_requests_total',
   'owlrun_mint_request_duration_seconds',
   'owlrun_payment_errors_total',
