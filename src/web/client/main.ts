@@ -1,16 +1,17 @@
 // The chat page: Top up → Prompt → Take your change. No framework: a few elements by id.
 import './styles.css';
-import { ApiError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
+import { GatewayRequestError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
+import { backupView, type BackupView } from './backup-view.js';
 import { planPrompt, satsPerMillion, type ChatMessage } from './budget.js';
+import { clearConversation, historyOf, loadConversation, saveExchange, type Exchange } from './conversation.js';
+import { el, messageOf, setStatus, showError, sleep } from './dom.js';
+import { withWalletLock } from './lock.js';
+import { describeMintError } from './mint-errors.js';
 import { lightningUri, qrDataUrl } from './qr.js';
+import { recoverJournal } from './recovery.js';
 import { settings, walletKey, type PendingQuote } from './store.js';
 import { BrowserWallet, WalletError, normalizeMint } from './wallet.js';
-
-const el = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`#${id} missing`);
-  return e as T;
-};
+import { withdrawView, type WithdrawView } from './withdraw-view.js';
 
 const ui = {
   balance: el('balance'),
@@ -41,35 +42,20 @@ const ui = {
   promptInput: el<HTMLTextAreaElement>('prompt-input'),
   promptHint: el('prompt-hint'),
   sendButton: el<HTMLButtonElement>('send-button'),
-  withdrawButton: el<HTMLButtonElement>('withdraw-button'),
-  withdrawal: el('withdrawal'),
-  withdrawQr: el<HTMLImageElement>('withdraw-qr'),
-  withdrawToken: el<HTMLTextAreaElement>('withdraw-token'),
-  withdrawStatus: el('withdraw-status'),
-  showLastWithdrawal: el<HTMLButtonElement>('show-last-withdrawal'),
+  withdrawCard: el('withdraw-card'),
   mintInfo: el('mint-info'),
 };
 
 let info: PaymentInfo = { payment_required: false, mints: [], unit: 'sat', min_sats_per_job: 2, auth_required: false };
 let wallet: BrowserWallet | undefined;
+let backup: BackupView | undefined;
+let withdraw: WithdrawView | undefined;
 let models: ModelEntry[] = [];
 let oracleBtcUsd: number | undefined;
+/** What the next prompt is sent after: the finished exchanges of the kept conversation. */
 const history: ChatMessage[] = [];
 /** The top-up being shown; a newer one stops the older one's polling. */
 let shownQuote: string | undefined;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-function showError(msg: string | null): void {
-  ui.error.hidden = !msg;
-  ui.error.textContent = msg ?? '';
-}
-
-function setStatus(node: HTMLElement, text: string, error = false): void {
-  node.textContent = text;
-  node.classList.toggle('error', error);
-}
 
 // ---- balance ----
 
@@ -84,9 +70,8 @@ function inFlight(): number {
 
 function render(): void {
   ui.balance.textContent = wallet ? String(balance()) : '—';
-  ui.withdrawButton.disabled = balance() === 0;
-  const last = wallet?.state().lastWithdrawal;
-  ui.showLastWithdrawal.hidden = !last || !ui.withdrawal.hidden;
+  withdraw?.render(balance());
+  backup?.render(balance() + inFlight());
   updatePromptHint();
 }
 
@@ -199,7 +184,7 @@ async function followQuote(q: PendingQuote): Promise<void> {
       failures = 0;
     } catch (err) {
       failures++;
-      setStatus(ui.invoiceStatus, `Cannot reach the mint (${messageOf(err)}); retrying…`, true);
+      setStatus(ui.invoiceStatus, `${describeMintError(err, wallet.mint, 'check the invoice')} Retrying…`, true);
       await sleep(Math.min(15000, 1000 * 2 ** failures));
       continue;
     }
@@ -211,7 +196,7 @@ async function followQuote(q: PendingQuote): Promise<void> {
         ui.invoiceQr.hidden = true;
         ui.invoiceCopy.hidden = true;
       } catch (err) {
-        setStatus(ui.invoiceStatus, `Paid, but minting failed (${messageOf(err)}); retrying…`, true);
+        setStatus(ui.invoiceStatus, `Paid, but the sats are not in the wallet yet: ${describeMintError(err, wallet.mint, 'issue them')} Retrying…`, true);
         await sleep(2000);
         continue;
       }
@@ -251,7 +236,7 @@ ui.topupForm.addEventListener('submit', (e) => {
       ui.invoice.hidden = false;
       ui.invoiceQr.hidden = true;
       ui.invoiceCopy.hidden = true;
-      setStatus(ui.invoiceStatus, `The mint refused the top-up: ${messageOf(err)}`, true);
+      setStatus(ui.invoiceStatus, describeMintError(err, wallet.mint, 'create the invoice'), true);
     } finally {
       ui.topupButton.disabled = false;
     }
@@ -273,7 +258,7 @@ ui.loadForm.addEventListener('submit', (e) => {
       ui.loadInput.value = '';
       setStatus(ui.loadStatus, `${added} sats added.`);
     } catch (err) {
-      setStatus(ui.loadStatus, err instanceof WalletError ? err.message : `Could not receive it: ${messageOf(err)}`, true);
+      setStatus(ui.loadStatus, describeMintError(err, wallet.mint, 'receive the token'), true);
     } finally {
       ui.loadButton.disabled = false;
       render();
@@ -356,10 +341,14 @@ async function send(text: string): Promise<void> {
     if (!wallet) throw new WalletError('This gateway names no mint to pay with.');
     if (!p) throw new WalletError('The gateway gave no BTC/USD rate to price the prompt.');
     if (!p.ok) {
-      updatePromptHint();
+      // Nothing is sent: say why and take the person to the top-up, leaving its amount as they set it.
       ui.topupPanel.open = true;
-      ui.topupAmount.value = String(p.shortBy);
-      throw new WalletError(`Balance too low: this prompt can cost up to ${p.need} sats. Top up at least ${p.shortBy} sats.`);
+      ui.topupAmount.focus();
+      throw new WalletError(
+        balance() === 0
+          ? `Your wallet is empty: top up first (at least ${p.shortBy} sats for this prompt), then send again.`
+          : `Balance too low: this prompt can cost up to ${p.need} sats. Top up at least ${p.shortBy} sats, then send again.`,
+      );
     }
   }
   // The token first: if the wallet cannot make it (the mint is unreachable…), nothing is shown as sent.
@@ -397,6 +386,7 @@ async function send(text: string): Promise<void> {
     answer.item.dataset.state = 'failed';
     answer.item.classList.add('failed');
     answer.meta.textContent = `No answer (${messageOf(err)}); ${note}.`;
+    keep(model.id, text, answer);
     render();
     return;
   }
@@ -414,7 +404,7 @@ async function send(text: string): Promise<void> {
     await wallet.settle(payment.id, change.token);
     const cost = change.cost_sats ?? paid - change.change_sats;
     answer.item.dataset.costSats = String(cost);
-    answer.meta.textContent = `${cost} sats · ${change.change_sats} of ${paid} back as change`;
+    answer.meta.textContent = change.change_sats > 0 ? `${cost} sats · ${change.change_sats} of the ${paid} paid came back as change` : `${cost} sats`;
     answer.item.dataset.state = res.error ? 'failed' : 'done';
   } else if (res.status !== 200) {
     // Refused before the job: the token (or a refund) comes back in X-Cashu-Change, else it was never claimed.
@@ -430,7 +420,34 @@ async function send(text: string): Promise<void> {
   }
   if (answer.item.dataset.state === 'done') history.push({ role: 'user', content: text }, { role: 'assistant', content: res.text });
   else if (res.error && !answer.item.classList.contains('failed')) answer.meta.textContent += ` — ${explain(res)}`;
+  keep(model.id, text, answer);
   render();
+}
+
+/** Keeps a finished exchange in this browser's conversation. */
+function keep(model: string, prompt: string, answer: AnswerView): void {
+  const cost = answer.item.dataset.costSats;
+  saveExchange({
+    model,
+    prompt,
+    answer: answer.text.textContent ?? '',
+    meta: answer.meta.textContent ?? '',
+    state: answer.item.dataset.state === 'done' ? 'done' : 'failed',
+    ...(cost !== undefined ? { costSats: Number(cost) } : {}),
+  });
+}
+
+/** Shows the kept conversation (after a reload). */
+function showConversation(exchanges: Exchange[]): void {
+  for (const e of exchanges) {
+    addMessage('user', e.prompt);
+    const a = addMessage('assistant', e.answer);
+    a.meta.textContent = e.meta;
+    a.item.dataset.state = e.state;
+    if (e.state === 'failed') a.item.classList.add('failed');
+    if (e.costSats !== undefined) a.item.dataset.costSats = String(e.costSats);
+  }
+  history.splice(0, history.length, ...historyOf(exchanges));
 }
 
 ui.promptForm.addEventListener('submit', (e) => {
@@ -446,7 +463,7 @@ ui.promptForm.addEventListener('submit', (e) => {
         render();
         // After render(), which rewrites the hint: the reason this prompt was not sent stays visible.
         if (err instanceof WalletError) setStatus(ui.promptHint, err.message, true);
-        else showError(`The prompt failed: ${messageOf(err)}`);
+        else showError(wallet ? `The prompt was not sent. ${describeMintError(err, wallet.mint, 'make its payment')}` : `The prompt failed: ${messageOf(err)}`);
       },
     )
     .finally(() => (ui.sendButton.disabled = false));
@@ -458,39 +475,9 @@ ui.promptInput.addEventListener('keydown', (e) => {
 
 ui.newChat.addEventListener('click', () => {
   history.length = 0;
+  clearConversation();
   ui.conversation.replaceChildren();
   updatePromptHint();
-});
-
-// ---- withdraw ----
-
-async function showWithdrawal(token: string, amount: number, when: string): Promise<void> {
-  ui.withdrawal.hidden = false;
-  ui.withdrawToken.value = token;
-  const qr = await qrDataUrl(token);
-  ui.withdrawQr.hidden = !qr;
-  ui.withdrawQr.src = qr ?? '';
-  setStatus(ui.withdrawStatus, `${when}: ${amount} sats.${qr ? '' : ' (Too long for one QR code: copy the text.)'}`);
-}
-
-ui.withdrawButton.addEventListener('click', () => {
-  void (async () => {
-    if (!wallet) return;
-    ui.withdrawButton.disabled = true;
-    try {
-      const { token, amount } = await wallet.withdrawAll();
-      await showWithdrawal(token, amount, 'Withdrawn');
-    } catch (err) {
-      showError(messageOf(err));
-    } finally {
-      render();
-    }
-  })();
-});
-
-ui.showLastWithdrawal.addEventListener('click', () => {
-  const last = wallet?.state().lastWithdrawal;
-  if (last) void showWithdrawal(last.token, last.amount, `Withdrawn ${new Date(last.at).toLocaleString()}`).then(render);
 });
 
 document.addEventListener('click', (e) => {
@@ -511,10 +498,15 @@ document.addEventListener('click', (e) => {
 
 // ---- start-up ----
 
-/** Money left in flight by an earlier visit: change to collect, top-ups to mint. */
+/** Money left in flight by an earlier visit: requests to the mint it did not see finish, change to collect, top-ups to mint. */
 async function recover(): Promise<void> {
   if (!wallet) return;
   const w = wallet;
+  try {
+    await withWalletLock(() => recoverJournal(w));
+  } catch (err) {
+    showError(`Some sats of an interrupted operation are not back yet: ${describeMintError(err, w.mint, 'recover them')} The page tries again on the next visit.`);
+  }
   for (const p of w.state().payments) {
     try {
       const c = p.receipt ? await api.change(p.receipt) : null;
@@ -568,11 +560,14 @@ async function start(): Promise<void> {
   const mint = info.mints[0];
   if (info.payment_required && mint) {
     wallet = new BrowserWallet(normalizeMint(mint));
+    backup = backupView(wallet, render);
+    withdraw = withdrawView(wallet, render);
     void checkDevMint(wallet.mint);
   } else {
     for (const s of document.querySelectorAll<HTMLElement>('.steps, #keep-note, .balance')) s.hidden = true;
-    ui.withdrawButton.closest('section')!.hidden = true;
+    ui.withdrawCard.hidden = true;
   }
+  showConversation(loadConversation());
   render();
   const [ms, rate, broadcasts] = await Promise.all([api.models(), api.btcUsd(), api.broadcasts()]);
   models = ms;
@@ -592,6 +587,6 @@ async function start(): Promise<void> {
 }
 
 start().catch((err: unknown) => {
-  showError(`The page could not start: ${err instanceof ApiError ? err.message : messageOf(err)}`);
+  showError(`The page could not start: ${err instanceof GatewayRequestError ? err.message : messageOf(err)}`);
   document.body.dataset.ready = 'error';
 });
