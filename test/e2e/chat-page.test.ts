@@ -115,6 +115,17 @@ describe('chat page in a real browser (Chromium)', function () {
     assert.equal(await jobCount(env), 0, 'nothing reached the gateway');
   });
 
+  it('a mint that cannot be reached is named as such (not "Failed to fetch")', async () => {
+    env.mint.down = true;
+    try {
+      await page.getByTestId('topup-button').click();
+      await page.waitForFunction((m) => (document.querySelector('[data-testid="invoice-status"]')?.textContent ?? '').startsWith(`Could not reach the mint at ${m}`), env.mintUrl);
+    } finally {
+      env.mint.down = false;
+    }
+    assert.doesNotMatch((await page.getByTestId('invoice-status').textContent()) ?? '', /Failed to fetch/);
+  });
+
   it('tops up 200 by Lightning (QR invoice, NUT-04 at the dev mint) → balance 200', async () => {
     await topUp(page, 200);
     assert.equal(await balanceOf(page), 200);

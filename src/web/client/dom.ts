@@ -22,3 +22,22 @@ export function showError(msg: string | null): void {
   errorBanner().hidden = !msg;
   errorBanner().textContent = msg ?? '';
 }
+
+/** Buttons with data-copy="ID" copy the value of the textarea #ID. */
+export function installCopyButtons(): void {
+  document.addEventListener('click', (e) => {
+    const target = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-copy]');
+    if (!target) return;
+    const area = el<HTMLTextAreaElement>(target.dataset.copy ?? '');
+    const done = () => {
+      const label = target.textContent;
+      target.textContent = 'Copied';
+      setTimeout(() => (target.textContent = label), 1500);
+    };
+    navigator.clipboard?.writeText(area.value).then(done, () => {
+      area.select();
+      document.execCommand('copy');
+      done();
+    }) ?? (area.select(), document.execCommand('copy'), done());
+  });
+}

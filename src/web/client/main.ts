@@ -2,14 +2,15 @@
 import './styles.css';
 import { GatewayRequestError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
 import { backupView, type BackupView } from './backup-view.js';
-import { planPrompt, satsPerMillion, type ChatMessage } from './budget.js';
-import { clearConversation, historyOf, loadConversation, saveExchange, type Exchange } from './conversation.js';
-import { el, messageOf, setStatus, showError, sleep } from './dom.js';
+import { planPrompt, priceText, type ChatMessage } from './budget.js';
+import { clearConversation, historyOf, loadConversation } from './conversation.js';
+import { el, installCopyButtons, messageOf, setStatus, showError, sleep } from './dom.js';
 import { withWalletLock } from './lock.js';
 import { describeMintError } from './mint-errors.js';
-import { lightningUri, qrDataUrl } from './qr.js';
+import { addMessage, keepExchange, showExchanges } from './messages-view.js';
 import { recoverJournal } from './recovery.js';
-import { settings, walletKey, type PendingQuote } from './store.js';
+import { settings, walletKey } from './store.js';
+import { topUpView, type TopUpView } from './topup-view.js';
 import { BrowserWallet, WalletError, normalizeMint } from './wallet.js';
 import { withdrawView, type WithdrawView } from './withdraw-view.js';
 
@@ -17,20 +18,8 @@ const ui = {
   balance: el('balance'),
   devmint: el('devmint-banner'),
   broadcasts: el('broadcasts'),
-  error: el('error'),
   topupPanel: el<HTMLDetailsElement>('topup-panel'),
-  topupForm: el<HTMLFormElement>('topup-form'),
   topupAmount: el<HTMLInputElement>('topup-amount'),
-  topupButton: el<HTMLButtonElement>('topup-button'),
-  invoice: el('invoice'),
-  invoiceQr: el<HTMLImageElement>('invoice-qr'),
-  invoiceText: el<HTMLTextAreaElement>('invoice-text'),
-  invoiceStatus: el('invoice-status'),
-  invoiceCopy: el('invoice-copy'),
-  loadForm: el<HTMLFormElement>('load-form'),
-  loadInput: el<HTMLTextAreaElement>('load-token-input'),
-  loadButton: el<HTMLButtonElement>('load-token-button'),
-  loadStatus: el('load-status'),
   apikeyCard: el('apikey-card'),
   apikeyForm: el<HTMLFormElement>('apikey-form'),
   apikeyInput: el<HTMLInputElement>('apikey-input'),
@@ -50,12 +39,11 @@ let info: PaymentInfo = { payment_required: false, mints: [], unit: 'sat', min_s
 let wallet: BrowserWallet | undefined;
 let backup: BackupView | undefined;
 let withdraw: WithdrawView | undefined;
+let topUp: TopUpView | undefined;
 let models: ModelEntry[] = [];
 let oracleBtcUsd: number | undefined;
 /** What the next prompt is sent after: the finished exchanges of the kept conversation. */
 const history: ChatMessage[] = [];
-/** The top-up being shown; a newer one stops the older one's polling. */
-let shownQuote: string | undefined;
 
 // ---- balance ----
 
@@ -97,27 +85,13 @@ function rateOf(m: ModelEntry): number | undefined {
   return m.pricing.btc_usd ?? oracleBtcUsd;
 }
 
-function priceText(m: ModelEntry): string {
-  const rate = rateOf(m);
-  if (!info.payment_required) return 'free on this gateway';
-  const sats =
-    m.pricing.per_m_input_sats !== undefined && m.pricing.per_m_output_sats !== undefined
-      ? { input: m.pricing.per_m_input_sats, output: m.pricing.per_m_output_sats }
-      : rate
-        ? satsPerMillion(m.pricing, rate)
-        : undefined;
-  const usd = `$${m.pricing.per_m_input_usd} / $${m.pricing.per_m_output_usd}`;
-  const n = (x: number) => x.toLocaleString('en-US');
-  return sats ? `${n(sats.input)} / ${n(sats.output)} sats per 1M tokens in / out (${usd})` : `${usd} per 1M tokens in / out`;
-}
-
 function renderModels(): void {
   const keep = ui.modelSelect.value || settings.get('model');
   ui.modelSelect.replaceChildren(
     ...models.map((m) => {
       const o = document.createElement('option');
       o.value = m.id;
-      o.textContent = `${m.id} — ${priceText(m)}`;
+      o.textContent = `${m.id} — ${priceText(m, info.payment_required, rateOf(m))}`;
       return o;
     }),
   );
@@ -128,7 +102,7 @@ function renderModels(): void {
     ui.modelSelect.append(o);
   } else if (models.some((m) => m.id === keep)) ui.modelSelect.value = keep;
   const m = currentModel();
-  ui.modelPrice.textContent = m ? `Price: ${priceText(m)}. You pay with a token worth the most a prompt can cost and get the rest back.` : '';
+  ui.modelPrice.textContent = m ? `Price: ${priceText(m, info.payment_required, rateOf(m))}. You pay with a token worth the most a prompt can cost and get the rest back.` : '';
 }
 
 ui.modelSelect.addEventListener('change', () => {
@@ -160,112 +134,6 @@ function updatePromptHint(): void {
 }
 ui.promptInput.addEventListener('input', updatePromptHint);
 
-// ---- top up with Lightning (NUT-04 at the gateway's mint) ----
-
-async function showInvoice(q: PendingQuote): Promise<void> {
-  shownQuote = q.quote;
-  ui.invoice.hidden = false;
-  ui.invoiceQr.hidden = false;
-  ui.invoiceCopy.hidden = false;
-  delete ui.invoice.dataset.state;
-  ui.invoiceText.value = q.request;
-  ui.invoiceQr.src = (await qrDataUrl(lightningUri(q.request))) ?? '';
-  setStatus(ui.invoiceStatus, `Pay ${q.amount} sats with any Lightning wallet. Waiting for payment…`);
-}
-
-/** Polls a quote until it is paid (then mints), expired, or replaced by a newer one. */
-async function followQuote(q: PendingQuote): Promise<void> {
-  if (!wallet) return;
-  let failures = 0;
-  while (shownQuote === q.quote) {
-    let status;
-    try {
-      status = await wallet.checkTopUp(q);
-      failures = 0;
-    } catch (err) {
-      failures++;
-      setStatus(ui.invoiceStatus, `${describeMintError(err, wallet.mint, 'check the invoice')} Retrying…`, true);
-      await sleep(Math.min(15000, 1000 * 2 ** failures));
-      continue;
-    }
-    if (status === 'paid') {
-      try {
-        const added = await wallet.finishTopUp(q.quote);
-        setStatus(ui.invoiceStatus, `Paid: ${added} sats added to your wallet.`);
-        ui.invoice.dataset.state = 'paid';
-        ui.invoiceQr.hidden = true;
-        ui.invoiceCopy.hidden = true;
-      } catch (err) {
-        setStatus(ui.invoiceStatus, `Paid, but the sats are not in the wallet yet: ${describeMintError(err, wallet.mint, 'issue them')} Retrying…`, true);
-        await sleep(2000);
-        continue;
-      }
-      render();
-      return;
-    }
-    if (status === 'expired') {
-      wallet.forgetTopUp(q.quote);
-      ui.invoice.dataset.state = 'expired';
-      ui.invoiceQr.hidden = true;
-      ui.invoiceCopy.hidden = true;
-      setStatus(ui.invoiceStatus, 'This invoice expired before it was paid. Ask for a new one.', true);
-      return;
-    }
-    if (status === 'issued') {
-      wallet.forgetTopUp(q.quote);
-      render();
-      return;
-    }
-    await sleep(1000);
-  }
-}
-
-ui.topupForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  void (async () => {
-    if (!wallet) return;
-    const amount = Number(ui.topupAmount.value);
-    if (!Number.isSafeInteger(amount) || amount <= 0) return setStatus(ui.invoiceStatus, 'Enter a whole number of sats.', true);
-    ui.topupButton.disabled = true;
-    showError(null);
-    try {
-      const q = await wallet.createTopUp(amount);
-      await showInvoice(q);
-      void followQuote(q);
-    } catch (err) {
-      ui.invoice.hidden = false;
-      ui.invoiceQr.hidden = true;
-      ui.invoiceCopy.hidden = true;
-      setStatus(ui.invoiceStatus, describeMintError(err, wallet.mint, 'create the invoice'), true);
-    } finally {
-      ui.topupButton.disabled = false;
-    }
-  })();
-});
-
-// ---- paste ecash ----
-
-ui.loadForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  void (async () => {
-    if (!wallet) return;
-    const token = ui.loadInput.value.trim();
-    if (!token) return;
-    ui.loadButton.disabled = true;
-    setStatus(ui.loadStatus, 'Receiving at the mint…');
-    try {
-      const added = await wallet.receive(token);
-      ui.loadInput.value = '';
-      setStatus(ui.loadStatus, `${added} sats added.`);
-    } catch (err) {
-      setStatus(ui.loadStatus, describeMintError(err, wallet.mint, 'receive the token'), true);
-    } finally {
-      ui.loadButton.disabled = false;
-      render();
-    }
-  })();
-});
-
 // ---- API key (auth.required) ----
 
 ui.apikeyForm.addEventListener('submit', (e) => {
@@ -276,31 +144,6 @@ ui.apikeyForm.addEventListener('submit', (e) => {
 ui.apikeyInput.addEventListener('change', () => settings.set('apiKey', ui.apikeyInput.value.trim()));
 
 // ---- prompt → answer ----
-
-interface AnswerView {
-  item: HTMLLIElement;
-  text: HTMLElement;
-  meta: HTMLElement;
-}
-
-function addMessage(role: 'user' | 'assistant', text: string): AnswerView {
-  const item = document.createElement('li');
-  item.className = `msg ${role}`;
-  const body = document.createElement('span');
-  body.className = 'text';
-  body.textContent = text;
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  item.append(body, meta);
-  if (role === 'assistant') {
-    item.dataset.testid = 'answer';
-    item.dataset.state = 'streaming';
-    meta.dataset.testid = 'answer-cost';
-  }
-  ui.conversation.append(item);
-  item.scrollIntoView({ block: 'nearest' });
-  return { item, text: body, meta };
-}
 
 /** The change of a job whose stream broke: by receipt, as soon as the gateway settled it. */
 async function changeByReceipt(receipt: string): Promise<{ token: string; change_sats: number; cost_sats?: number } | null> {
@@ -386,7 +229,7 @@ async function send(text: string): Promise<void> {
     answer.item.dataset.state = 'failed';
     answer.item.classList.add('failed');
     answer.meta.textContent = `No answer (${messageOf(err)}); ${note}.`;
-    keep(model.id, text, answer);
+    keepExchange(model.id, text, answer);
     render();
     return;
   }
@@ -420,34 +263,8 @@ async function send(text: string): Promise<void> {
   }
   if (answer.item.dataset.state === 'done') history.push({ role: 'user', content: text }, { role: 'assistant', content: res.text });
   else if (res.error && !answer.item.classList.contains('failed')) answer.meta.textContent += ` — ${explain(res)}`;
-  keep(model.id, text, answer);
+  keepExchange(model.id, text, answer);
   render();
-}
-
-/** Keeps a finished exchange in this browser's conversation. */
-function keep(model: string, prompt: string, answer: AnswerView): void {
-  const cost = answer.item.dataset.costSats;
-  saveExchange({
-    model,
-    prompt,
-    answer: answer.text.textContent ?? '',
-    meta: answer.meta.textContent ?? '',
-    state: answer.item.dataset.state === 'done' ? 'done' : 'failed',
-    ...(cost !== undefined ? { costSats: Number(cost) } : {}),
-  });
-}
-
-/** Shows the kept conversation (after a reload). */
-function showConversation(exchanges: Exchange[]): void {
-  for (const e of exchanges) {
-    addMessage('user', e.prompt);
-    const a = addMessage('assistant', e.answer);
-    a.meta.textContent = e.meta;
-    a.item.dataset.state = e.state;
-    if (e.state === 'failed') a.item.classList.add('failed');
-    if (e.costSats !== undefined) a.item.dataset.costSats = String(e.costSats);
-  }
-  history.splice(0, history.length, ...historyOf(exchanges));
 }
 
 ui.promptForm.addEventListener('submit', (e) => {
@@ -478,22 +295,6 @@ ui.newChat.addEventListener('click', () => {
   clearConversation();
   ui.conversation.replaceChildren();
   updatePromptHint();
-});
-
-document.addEventListener('click', (e) => {
-  const target = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-copy]');
-  if (!target) return;
-  const area = el<HTMLTextAreaElement>(target.dataset.copy ?? '');
-  const done = () => {
-    const label = target.textContent;
-    target.textContent = 'Copied';
-    setTimeout(() => (target.textContent = label), 1500);
-  };
-  navigator.clipboard?.writeText(area.value).then(done, () => {
-    area.select();
-    document.execCommand('copy');
-    done();
-  }) ?? (area.select(), document.execCommand('copy'), done());
 });
 
 // ---- start-up ----
@@ -533,8 +334,7 @@ async function recover(): Promise<void> {
   }
   const open = w.state().quotes.at(-1);
   if (open) {
-    await showInvoice(open);
-    void followQuote(open);
+    await topUp?.resume(open);
   }
   render();
 }
@@ -561,13 +361,16 @@ async function start(): Promise<void> {
   if (info.payment_required && mint) {
     wallet = new BrowserWallet(normalizeMint(mint));
     backup = backupView(wallet, render);
+    topUp = topUpView(wallet, render);
     withdraw = withdrawView(wallet, render);
     void checkDevMint(wallet.mint);
   } else {
     for (const s of document.querySelectorAll<HTMLElement>('.steps, #keep-note, .balance')) s.hidden = true;
     ui.withdrawCard.hidden = true;
   }
-  showConversation(loadConversation());
+  const kept = loadConversation();
+  showExchanges(kept);
+  history.push(...historyOf(kept));
   render();
   const [ms, rate, broadcasts] = await Promise.all([api.models(), api.btcUsd(), api.broadcasts()]);
   models = ms;
@@ -585,6 +388,8 @@ async function start(): Promise<void> {
   await recover();
   document.body.dataset.ready = 'true';
 }
+
+installCopyButtons();
 
 start().catch((err: unknown) => {
   showError(`The page could not start: ${err instanceof GatewayRequestError ? err.message : messageOf(err)}`);
