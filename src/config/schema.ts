@@ -71,6 +71,7 @@ export const configSpec: Spec = {
           models: { kind: 'array', description: 'served models; discovered from the backend when left out', items: { kind: 'string', description: 'model name' } },
           maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node (default by kind: vllm 256, llamacpp 4, ollama 4, openai 8)', optional: true, min: 1 },
           apiKey: { kind: 'string', description: "the backend's own key, sent instead of the client's", optional: true },
+          trustUsage: { kind: 'boolean', description: "bill the usage it reports (false: at most the gateway's own token count plus a tolerance)", default: true },
         },
       },
     },
@@ -100,6 +101,13 @@ export const configSpec: Spec = {
     },
     providers: { kind: 'array', description: 'who earns the provider share', items: keyEntry },
     nodeTtlSeconds: { kind: 'duration', description: 'registered nodes that stop heartbeating leave the pool', default: 90 },
+    nodes: {
+      kind: 'object',
+      description: 'nodes that providers register by URL',
+      fields: {
+        allowPrivateAddresses: { kind: 'boolean', description: 'true: a registered URL may resolve to loopback, link-local, private or unspecified addresses (tests, one private network)', default: false },
+      },
+    },
     payment: {
       kind: 'object',
       description: 'Cashu payment',
