@@ -14,6 +14,8 @@ import { errorBody } from './errors.js';
 import { bearer, KeyRing } from './http/keys.js';
 import type { GatewayMetrics } from './metrics/registry.js';
 import { webRoutes } from './web/serve.js';
+import { accessLog } from './http/access-log.js';
+import type { ReadinessBody } from './ops/readiness.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -26,6 +28,10 @@ export interface AppDeps {
   /** True once shutdown began: new jobs get 503. */
   isDraining(): boolean;
   metrics: GatewayMetrics;
+  /** GET /readyz (200 ready, else 503 with the reasons). */
+  readiness(): Promise<ReadinessBody>;
+  /** Where the access log goes (one line per request); undefined: none. */
+  accessLog?: Logger;
 }
 
 const INFERENCE_ROUTES: [string, RouteKind][] = [
@@ -53,6 +59,12 @@ export function createApp(deps: AppDeps): Koa {
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const body = await deps.readiness();
+    ctx.status = body.status === 'ready' ? 200 : 503;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = body;
   });
   router.get('/v1/models', (ctx) => {
     ctx.body = { object: 'list', data: listModels(deps.pool, deps.config) };
@@ -82,6 +94,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const plugin of deps.runner.plugins) plugin.routes?.(router);
   webRoutes(router, deps.config); // GET / (the chat page), /web/*, /v1/payment/info
 
+  app.use(accessLog(deps.accessLog));
   app.use(errorHandler(deps.log));
   app.use(cors());
   app.use(router.routes());

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const config = loadConfig(file);
   if (values.port !== undefined) config.server.port = Number(values.port);
   if (values.host !== undefined) config.server.host = values.host;
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, config.log.format);
   if (values.demo) {
     const { startDemoBackend } = await import('./demo.js');
     config.backends = [await startDemoBackend(log)];
