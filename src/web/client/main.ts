@@ -1,6 +1,6 @@
 // The chat page: Top up → Prompt → Take your change. No framework: a few elements by id.
 import './styles.css';
-import { ApiError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
+import { GatewayRequestError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
 import { planPrompt, satsPerMillion, type ChatMessage } from './budget.js';
 import { lightningUri, qrDataUrl } from './qr.js';
 import { settings, walletKey, type PendingQuote } from './store.js';
@@ -592,6 +592,6 @@ async function start(): Promise<void> {
 }
 
 start().catch((err: unknown) => {
-  showError(`The page could not start: ${err instanceof ApiError ? err.message : messageOf(err)}`);
+  showError(`The page could not start: ${err instanceof GatewayRequestError ? err.message : messageOf(err)}`);
   document.body.dataset.ready = 'error';
 });
