@@ -14,7 +14,9 @@ import { readiness, type RateView } from './ops/readiness.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
 import type { Db } from './store/db.js';
+import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
+import { ALL_MIGRATIONS } from './migrations.js';
 import '../plugins/index.js';
 
 export interface GatewayOptions {
@@ -55,6 +57,12 @@ export class Gateway {
   static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
     const log = opts.log ?? createLogger(config.log.level, config.log.format);
     const db = opts.db ?? (await openDb(config.store.url));
+    // The whole schema forward, in one transaction, before anything reads it (replicas: one at a time).
+    const applied = await migrate(db, ALL_MIGRATIONS).catch(async (err: unknown) => {
+      if (!opts.db) await db.close();
+      throw err;
+    });
+    if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.owner}#${m.version}`) }, 'store schema migrated');
     const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
     for (const b of config.backends) {
       pool.add({ ...b, source: 'config' });
