@@ -11,6 +11,7 @@ import type { GatewayPlugin } from './pipeline/plugin.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
 import { PluginRunner } from './pipeline/runner.js';
 import { readiness, type RateView } from './ops/readiness.js';
+import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
 import type { Db } from './store/db.js';
@@ -18,6 +19,7 @@ import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
 import { ALL_MIGRATIONS } from './migrations.js';
 import '../plugins/index.js';
+import { OracleKey } from '../plugins/oracle/index.js';
 
 export interface GatewayOptions {
   log?: Logger;
@@ -26,6 +28,10 @@ export interface GatewayOptions {
   /** Replace the plugins named in the config (tests). */
   plugins?: GatewayPlugin[];
   metrics?: GatewayMetrics;
+  /** The clock plugins read (tests). */
+  now?: () => number;
+  /** The fetch plugins use for outside HTTP calls (tests). */
+  fetch?: typeof fetch;
   /** Where the access log goes (default: stdout when log.access is on and log.level is not silent). */
   accessLog?: Logger;
 }
@@ -42,7 +48,6 @@ export class Gateway {
   private accessLog?: Logger;
   /** The trusted mints' reachability checks (absent without the payment plugin). */
   mints?: MintMonitor;
-  private shared = new Map<string, unknown>();
 
   private constructor(
     readonly config: GatewayConfig,
@@ -52,6 +57,8 @@ export class Gateway {
     readonly runner: PluginRunner,
     private readonly forwarder: Forwarder,
     readonly metrics: GatewayMetrics,
+    /** What the plugins provide, by typed key (tests reach a plugin's controls through it). */
+    readonly services: Services,
   ) {}
 
   static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -91,17 +98,17 @@ export class Gateway {
       : undefined;
     // Checked at once, in the background: a dead mint never stops start-up (it is logged and /readyz says so).
     const mintsChecked = mintMonitor?.checkAll();
-    const deps: PluginDeps = { config, db, log, pool, metrics, shared: new Map() };
+    const services = new Services();
+    const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
     // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
     const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
     // Metrics are always collected (observability fails open); GET /metrics serves them.
     const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics);
+    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics, services);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
-    gw.shared = deps.shared;
     gw.mints = mintMonitor;
     gw.accessLog = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? createLogger('info', config.log.format) : undefined);
     await Promise.all([pool.checkAll(), mintsChecked]);
@@ -119,7 +126,7 @@ export class Gateway {
 
   /** The oracle plugin's view of the rate in force, when it runs. */
   private oracle(): RateView | undefined {
-    return this.shared.get('oracle') as RateView | undefined;
+    return this.services.find(OracleKey) satisfies RateView | undefined;
   }
 
   /** Loud, at start-up: real ecash priced from a number in the config. */
@@ -151,6 +158,7 @@ export class Gateway {
       active: this.active,
       isDraining: () => this.draining,
       metrics: this.metrics,
+      services: this.services,
       readiness: () => this.readiness(),
       accessLog: this.accessLog,
     });

@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createDevMint, type DevMint } from '../../src/devmint/index.js';
-import { Gateway } from '../../src/gateway.js';
+import { Gateway, type GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import type { ReadinessBody } from '../../src/ops/readiness.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
-import { oracleOf, setOracleHooks } from '../../plugins/oracle/index.js';
+import { OracleKey } from '../../plugins/oracle/index.js';
 import { testConfig } from '../helpers/gateway.js';
 import { PaidEnv } from '../helpers/paid-env.js';
 import { startSimulator, type Simulator } from '../helpers/simulators/index.js';
@@ -40,10 +40,9 @@ describe('GET /readyz', () => {
     await sim.close();
   });
 
-  async function start(partial: Record<string, unknown>, hooks?: (c: ReturnType<typeof testConfig>) => void): Promise<Gateway> {
+  async function start(partial: Record<string, unknown>, opts: Pick<GatewayOptions, 'now' | 'fetch'> = {}): Promise<Gateway> {
     const config = testConfig({ ...PaidEnv.config(sim, mintUrl), ...partial });
-    hooks?.(config);
-    const gw = await Gateway.start(config, { log: createLogger(config.log.level) });
+    const gw = await Gateway.start(config, { log: createLogger(config.log.level), ...opts });
     gws.push(gw);
     return gw;
   }
@@ -111,16 +110,12 @@ describe('GET /readyz', () => {
     const clock = { t: DAY1 + 3_600_000 };
     const fetcher = async () => new Response(JSON.stringify({ data: { amount: 90000 } }), { headers: { 'content-type': 'application/json' } });
     const sources = [{ name: 'a', url: 'http://127.0.0.1:9/ticker', path: 'data.amount' }];
-    let config: ReturnType<typeof testConfig> | undefined;
-    const gw = await start({ plugins: ['auth', 'payment', 'metering', 'change', 'oracle'], oracle: { sources, intervalSeconds: 3600 } }, (c) => {
-      config = c;
-      setOracleHooks(c, { now: () => clock.t, fetcher });
-    });
+    const gw = await start({ plugins: ['auth', 'payment', 'metering', 'change', 'oracle'], oracle: { sources, intervalSeconds: 3600 } }, { now: () => clock.t, fetch: fetcher });
     let r = await readyz(gw);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.rate, { btc_usd: 90000, basis: 'samples', stale: false });
     assert.deepEqual(r.body.warnings, []);
-    const oracle = oracleOf(config!)!;
+    const oracle = gw.services.get(OracleKey);
     clock.t = DAY1 + DAY + 5; // midnight: yesterday's samples are published
     await oracle.tick();
     assert.equal((await readyz(gw)).status, 200);

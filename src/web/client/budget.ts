@@ -72,3 +72,17 @@ export function satsPerMillion(p: UsdPrice, btcUsd: number): { input: number; ou
   const price = exactPrice(p);
   return { input: costSats(price, 1_000_000, 0, btcUsd, 0), output: costSats(price, 0, 1_000_000, btcUsd, 0) };
 }
+
+/** A model's price as the page shows it: sats per million tokens in / out at the rate, and USD. */
+export function priceText(m: { pricing: UsdPrice & { per_m_input_sats?: number; per_m_output_sats?: number } }, paymentRequired: boolean, rate: number | undefined): string {
+  if (!paymentRequired) return 'free on this gateway';
+  const sats =
+    m.pricing.per_m_input_sats !== undefined && m.pricing.per_m_output_sats !== undefined
+      ? { input: m.pricing.per_m_input_sats, output: m.pricing.per_m_output_sats }
+      : rate
+        ? satsPerMillion(m.pricing, rate)
+        : undefined;
+  const usd = `$${m.pricing.per_m_input_usd} / $${m.pricing.per_m_output_usd}`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return sats ? `${n(sats.input)} / ${n(sats.output)} sats per 1M tokens in / out (${usd})` : `${usd} per 1M tokens in / out`;
+}
