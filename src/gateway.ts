@@ -14,6 +14,7 @@ import { readiness, type RateView } from './ops/readiness.js';
 import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
+import { AdmissionQueue } from './queue/admission.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
@@ -54,6 +55,7 @@ export class Gateway {
     readonly log: Logger,
     readonly db: Db,
     readonly pool: BackendPool,
+    readonly queue: AdmissionQueue,
     readonly runner: PluginRunner,
     private readonly forwarder: Forwarder,
     readonly metrics: GatewayMetrics,
@@ -106,7 +108,13 @@ export class Gateway {
     const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics, services);
+    const queue = new AdmissionQueue(pool, config.queue, {
+      depth: (n) => metrics.queueDepth.set(n),
+      waited: (seconds, outcome) => metrics.queueWait.observe({ outcome }, seconds),
+      refusedFull: () => metrics.queueRefusals.inc(),
+    });
+    pool.onChange(() => queue.pump());
+    const gw = new Gateway(config, log, db, pool, queue, runner, new Forwarder(), metrics, services);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
     gw.mints = mintMonitor;
@@ -153,6 +161,7 @@ export class Gateway {
       config: this.config,
       log: this.log,
       pool: this.pool,
+      queue: this.queue,
       forwarder: this.forwarder,
       runner: this.runner,
       active: this.active,

@@ -13,6 +13,8 @@ export interface BackendConfig {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
+  /** Bill this backend's reported usage as it stands (false: clamp it to the gateway's own count). */
+  trustUsage: boolean;
 }
 
 export interface BroadcastConfig { id: string; message: string; level: 'info' | 'warning' | 'critical'; starts_at?: string; ends_at?: string }
@@ -21,10 +23,12 @@ export interface GatewayConfig {
   server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number; headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerIp: number };
   auth: { required: boolean; apiKeys: KeyEntry[] };
   backends: BackendConfig[];
+  queue: { maxWaitMs: number; maxLength: number };
   health: { intervalSeconds: number; timeoutMs: number };
   admin: { key?: string; sha256?: string };
   providers: KeyEntry[];
   nodeTtlSeconds: number;
+  nodes: { allowPrivateAddresses: boolean };
   payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number; mintCheckSeconds: number };
   pricing: { margins: { inference: number; fx: number }; models: Record<string, Price>; default: Price };
   oracle: {
