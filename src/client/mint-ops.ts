@@ -3,7 +3,7 @@
 // cashu-ts reserves them (before the outputs exist), and the results replace the record in one
 // write. A record left behind by a crash or a lost answer is settled by `settleOp` from what the
 // mint says: inputs unspent → nothing happened; spent / quote issued → restore the ranges (NUT-09).
-import { Amount, CheckStateEnum, MintOperationError, MintQuoteState, Wallet, type CounterRange, type CounterSource, type Proof, type ProofLike } from '@cashu/cashu-ts';
+import { Amount, CheckStateEnum, MintOperationError, MintQuoteState, NetworkError, Wallet, type CounterRange, type CounterSource, type Proof, type ProofLike } from '@cashu/cashu-ts';
 import { PID, markActive, markDone, newId } from './live.js';
 import type { PendingOp, StoredProof, WalletState, WalletStore } from './state.js';
 
@@ -39,6 +39,20 @@ export function addProofs(s: WalletState, ps: readonly StoredProof[]): number {
     added += p.amount;
   }
   return added;
+}
+
+const RESTORE_BATCH = 50;
+const RESTORE_GAP = 100;
+
+/** A read-only mint call, tried again when the connection was lost. */
+async function retried<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof NetworkError)) throw err;
+    }
+  }
 }
 
 /** cashu-ts reserves counters here: advanced in the store, the range written into the op, before any output is built. */
@@ -129,11 +143,17 @@ export class MintSession {
       });
       if (!op) return undefined;
       let out: OpResult;
-      try {
-        out = await call(this.walletFor(id), op);
-      } catch (err) {
-        await this.settleAfterFailure(id, err);
-        throw err;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          out = await call(this.walletFor(id), op);
+          break;
+        } catch (err) {
+          // A lost connection (e.g. a keep-alive socket the mint had closed) before the mint did
+          // anything: the same inputs go again, with fresh counters.
+          if (attempt < 3 && err instanceof NetworkError && (await this.untouched(op).catch(() => false))) continue;
+          await this.settleAfterFailure(id, err);
+          throw err;
+        }
       }
       return await this.store.update((s) => {
         const i = s.ops.findIndex((o) => o.id === id);
@@ -145,6 +165,12 @@ export class MintSession {
     } finally {
       markDone(id);
     }
+  }
+
+  /** Whether the mint has not acted on the op: its inputs all unspent, or its quote not issued. */
+  private async untouched(op: PendingOp): Promise<boolean> {
+    if (op.kind === 'mint') return (await this.cashu.checkMintQuoteBolt11(op.quote!)).state !== MintQuoteState.ISSUED;
+    return (await this.unspent(op.inputs)).every(Boolean);
   }
 
   private async settleAfterFailure(id: string, err: unknown): Promise<void> {
@@ -161,7 +187,7 @@ export class MintSession {
   /** Whether each proof is still unspent at the mint. */
   async unspent(ps: readonly StoredProof[]): Promise<boolean[]> {
     if (ps.length === 0) return [];
-    const states = await this.cashu.checkProofsStates(ps.map((p) => ({ id: p.id, secret: p.secret })));
+    const states = await retried(() => this.cashu.checkProofsStates(ps.map((p) => ({ id: p.id, secret: p.secret }))));
     return states.map((st) => st.state === CheckStateEnum.UNSPENT);
   }
 
@@ -171,7 +197,7 @@ export class MintSession {
     const found: StoredProof[] = [];
     for (const r of ranges) {
       if (r.count <= 0) continue;
-      const { proofs } = await w.restore(r.start, r.count, { keysetId: r.keysetId });
+      const { proofs } = await retried(() => w.restore(r.start, r.count, { keysetId: r.keysetId }));
       found.push(...proofs.map(stored));
     }
     const live = await this.unspent(found);
@@ -185,9 +211,14 @@ export class MintSession {
     const next: Record<string, number> = {};
     for (const k of this.cashu.keyChain.getKeysets()) {
       if (k.unit !== 'sat') continue;
-      const r = await w.batchRestore(100, 100, 0, k.id);
-      found.push(...r.proofs.map(stored));
-      if (r.lastCounterWithSignature !== undefined) next[k.id] = r.lastCounterWithSignature + 1;
+      // Batches of RESTORE_BATCH counters until RESTORE_GAP in a row come back unsigned; each
+      // batch is retried alone when its connection drops.
+      for (let start = 0, last = -1; start - (last + 1) < RESTORE_GAP; start += RESTORE_BATCH) {
+        const r = await retried(() => w.restore(start, RESTORE_BATCH, { keysetId: k.id }));
+        found.push(...r.proofs.map(stored));
+        if (r.lastCounterWithSignature !== undefined) last = r.lastCounterWithSignature;
+        if (last >= 0) next[k.id] = last + 1;
+      }
     }
     const live = await this.unspent(found);
     return { proofs: found.filter((_, i) => live[i]), next };

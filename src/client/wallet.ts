@@ -4,14 +4,13 @@
 import { MintQuoteState, type Proof } from '@cashu/cashu-ts';
 import { generateMnemonic, mnemonicToSeed, validateMnemonic } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
-import { PID, inUse, markActive, markDone } from './live.js';
+import { PID, inUse, markActive, markDone, newId } from './live.js';
 import { MintSession, addProofs, asProofs, stored, type Log } from './mint-ops.js';
 import { payingFetch } from './pay.js';
 import { GatewayPricing, normalizeMint } from './pricing.js';
 import { receiptOf } from './receipt.js';
 import { Settler, tokenOf, type Settlement } from './settle.js';
 import { MemoryStore, sumOf, type Payment, type StoredProof, type WalletState, type WalletStore } from './state.js';
-import { newId } from './live.js';
 
 export const DEFAULT_MINT = 'http://127.0.0.1:3338';
 
@@ -255,6 +254,18 @@ export class OwlrunWallet {
    * in the same write that takes them.
    */
   private async take(sats: number, place: (s: WalletState, proofs: StoredProof[]) => void): Promise<StoredProof[]> {
+    // Proofs inside a running swap come back in a moment (as change): wait for them rather than fail.
+    for (const deadline = Date.now() + 60_000; ; ) {
+      try {
+        return await this.takeNow(sats, place);
+      } catch (err) {
+        if (!(err instanceof FundsInFlight) || Date.now() > deadline) throw err instanceof FundsInFlight ? err.insufficient : err;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  }
+
+  private async takeNow(sats: number, place: (s: WalletState, proofs: StoredProof[]) => void): Promise<StoredProof[]> {
     const cashu = this.session.cashu;
     const remove = (s: WalletState, ps: readonly Proof[] | readonly StoredProof[]) => {
       const gone = new Set(ps.map((p) => p.secret));
@@ -283,7 +294,11 @@ export class OwlrunWallet {
         } catch {
           inputs = [];
         }
-        if (inputs.length === 0) throw new WalletError('insufficient_balance', `not enough sats: ${sats} needed (plus mint fees), ${have} in the wallet`);
+        if (inputs.length === 0) {
+          const insufficient = new WalletError('insufficient_balance', `not enough sats: ${sats} needed (plus mint fees), ${have} in the wallet`);
+          const moving = sumOf(s.ops.filter((o) => o.kind !== 'mint' && inUse(o)).flatMap((o) => o.inputs));
+          throw have + moving >= sats ? new FundsInFlight(insufficient) : insufficient;
+        }
         remove(s, inputs);
         return { kind: 'swap', inputs: inputs.map(stored) };
       },
@@ -299,6 +314,13 @@ export class OwlrunWallet {
       },
     );
     return out!;
+  }
+}
+
+/** Not enough spendable now, but enough once the swaps under way are done. */
+class FundsInFlight extends Error {
+  constructor(readonly insufficient: WalletError) {
+    super(insufficient.message);
   }
 }
 
