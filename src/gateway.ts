@@ -8,8 +8,10 @@ import { GatewayMetrics } from './metrics/registry.js';
 import type { GatewayPlugin } from './pipeline/plugin.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
 import { PluginRunner } from './pipeline/runner.js';
+import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
+import { AdmissionQueue } from './queue/admission.js';
 import type { Db } from './store/db.js';
 import { openDb } from './store/open.js';
 import '../plugins/index.js';
@@ -21,6 +23,10 @@ export interface GatewayOptions {
   /** Replace the plugins named in the config (tests). */
   plugins?: GatewayPlugin[];
   metrics?: GatewayMetrics;
+  /** The clock plugins read (tests). */
+  now?: () => number;
+  /** The fetch plugins use for outside HTTP calls (tests). */
+  fetch?: typeof fetch;
 }
 
 /** One running gateway: store, dev mint, backend pool, plugins, HTTP server. */
@@ -38,9 +44,12 @@ export class Gateway {
     readonly log: Logger,
     readonly db: Db,
     readonly pool: BackendPool,
+    readonly queue: AdmissionQueue,
     readonly runner: PluginRunner,
     private readonly forwarder: Forwarder,
     readonly metrics: GatewayMetrics,
+    /** What the plugins provide, by typed key (tests reach a plugin's controls through it). */
+    readonly services: Services,
   ) {}
 
   static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -63,14 +72,21 @@ export class Gateway {
       closers.push(() => mint.close());
     }
     const metrics = opts.metrics ?? new GatewayMetrics();
-    const deps: PluginDeps = { config, db, log, pool, metrics, shared: new Map() };
+    const services = new Services();
+    const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
     // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
     const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
     // Metrics are always collected (observability fails open); GET /metrics serves them.
     const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics);
+    const queue = new AdmissionQueue(pool, config.queue, {
+      depth: (n) => metrics.queueDepth.set(n),
+      waited: (seconds, outcome) => metrics.queueWait.observe({ outcome }, seconds),
+      refusedFull: () => metrics.queueRefusals.inc(),
+    });
+    pool.onChange(() => queue.pump());
+    const gw = new Gateway(config, log, db, pool, queue, runner, new Forwarder(), metrics, services);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
     await pool.checkAll();
@@ -89,11 +105,13 @@ export class Gateway {
       config: this.config,
       log: this.log,
       pool: this.pool,
+      queue: this.queue,
       forwarder: this.forwarder,
       runner: this.runner,
       active: this.active,
       isDraining: () => this.draining,
       metrics: this.metrics,
+      services: this.services,
     });
     const server = http.createServer({ maxHeaderSize: this.config.server.maxHeaderBytes, keepAliveTimeout: 5000 }, app.callback());
     server.on('connection', (s: Socket) => {

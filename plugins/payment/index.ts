@@ -2,6 +2,7 @@ import { Billing } from '../../src/billing/billing.js';
 import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
 import type { InspectedToken, TokenFormat } from '../../src/cashu/types.js';
 import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
+import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
 import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
@@ -41,6 +42,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   // Build the tokenizer now, not on the first paid request (~100 ms).
   money.billing.quote('warm-up', { prompt: 'warm up' });
   if (mints.length === 0) throw new Error('payment: payment.mints lists no trusted mint');
+  deps.services.provide(QuotedRateKey, money.billing);
 
   const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
     const err = new GatewayError(code, opts.message);
@@ -73,9 +75,11 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         const message = `this request costs at least ${quote.leastSats} sats${token.inputFee ? ` plus ${token.inputFee} sats of mint fees` : ''}; the token holds ${token.amount}`;
         return refuse(job, 'cashu_amount_too_low', { echo: raw, amount: quote.leastSats + token.inputFee, message });
       }
-      // The model must be able to run before anything is claimed.
+      // A place on a node is reserved (waiting in the queue if every node is busy) before
+      // anything is claimed: a waiting or refused request holds none of the buyer's money.
       if (!job.modelKnown) return refuse(job, 'no_backend_for_model', { echo: raw, message: `no backend serves model "${job.model}"` });
-      if (job.candidates.length === 0) return refuse(job, 'backend_unavailable', { echo: raw, message: `no healthy node has room for model "${job.model}"` });
+      const admitted = await job.admit();
+      if (!admitted.ok) return refuse(job, admitted.code === 'client_gone' ? 'backend_unavailable' : admitted.code, { echo: raw, message: admitted.message });
 
       const receipt = receiptOf(token);
       const opened = await money.jobs.create(

@@ -21,6 +21,7 @@ export interface GatewayConfig {
   server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number };
   auth: { required: boolean; apiKeys: KeyEntry[] };
   backends: BackendConfig[];
+  queue: { maxWaitMs: number; maxLength: number };
   health: { intervalSeconds: number; timeoutMs: number };
   admin: { key?: string; sha256?: string };
   providers: KeyEntry[];

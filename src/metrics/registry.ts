@@ -20,6 +20,9 @@ export class GatewayMetrics {
   readonly activeStreams = new Gauge({ name: 'owlrun_active_streams', help: 'Responses being streamed to clients now', registers: [this.registry] });
   readonly backendUp = new Gauge({ name: 'owlrun_backend_up', help: '1 when the node passes its health checks', labelNames: ['node', 'kind'] as const, registers: [this.registry] });
   readonly backendInFlight = new Gauge({ name: 'owlrun_backend_in_flight', help: 'Requests in flight on the node', labelNames: ['node'] as const, registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'owlrun_queue_depth', help: 'Requests waiting for a free node (nothing claimed yet)', registers: [this.registry] });
+  readonly queueWait = new Histogram({ name: 'owlrun_queue_wait_seconds', help: 'Time requests waited for a free node, by how the wait ended: admitted, timeout, client_gone, unavailable', labelNames: ['outcome'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly queueRefusals = new Counter({ name: 'owlrun_queue_refusals_total', help: 'Requests refused at once because every node was busy and the queue was full (or queueing is off)', registers: [this.registry] });
   readonly backendFailovers = new Counter({ name: 'owlrun_backend_failovers_total', help: 'Times a node refused or failed before answering and the job moved on', labelNames: ['node'] as const, registers: [this.registry] });
   readonly mintRequests = new Counter({ name: 'owlrun_mint_requests_total', help: 'Requests to mints by operation and outcome', labelNames: ['operation', 'outcome'] as const, registers: [this.registry] });
   readonly mintDuration = new Histogram({ name: 'owlrun_mint_request_duration_seconds', help: 'Mint request duration by operation', labelNames: ['operation'] as const, buckets: MINT_BUCKETS, registers: [this.registry] });
@@ -33,6 +36,8 @@ export class GatewayMetrics {
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'owlrun_' });
+    // Exported from the start (zeros), so the dashboard's queue panels have series before any wait.
+    for (const outcome of ['admitted', 'timeout', 'client_gone', 'unavailable']) this.queueWait.zero({ outcome });
   }
 
   /** Gauges read at scrape time (backend state, wallet, oracle) register their collector here. */

@@ -1,4 +1,13 @@
 import type { BackendKind } from '../config/types.js';
+import type { PublishedLoad } from './load.js';
+
+/** A node's own load figures, as last read, with what the gateway itself had running there then. */
+export interface LoadReading extends PublishedLoad {
+  /** The gateway's in-flight count on the node when the figures were read. */
+  readonly inFlightAtRead: number;
+  /** When they were read (ms, the pool's clock). */
+  readonly at: number;
+}
 
 /** One inference server in the pool: configured in YAML or registered at run time. */
 export interface BackendNodeSpec {
@@ -30,8 +39,11 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
+  /** The gateway's own jobs on the node now; never above maxConcurrent. */
   inFlight = 0;
   failovers = 0;
+  /** The node's last published load (health checks, or a transport's heartbeats), if any. */
+  load?: LoadReading;
   lastError?: string;
 
   constructor(spec: BackendNodeSpec) {
@@ -63,6 +75,14 @@ export class BackendNode {
 
   serves(model: string): boolean {
     return this.models.has(model);
+  }
+
+  /**
+   * Records what the node says about its load (any transport: polled /metrics, /slots, /api/ps,
+   * or an agent's heartbeat `queue_depth` as `waiting`). Ranks the node; never raises its cap.
+   */
+  publishLoad(load: PublishedLoad, at: number): void {
+    this.load = { ...load, inFlightAtRead: this.inFlight, at };
   }
 
   get hasRoom(): boolean {
