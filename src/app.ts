@@ -9,6 +9,7 @@ import type { RouteKind } from './pipeline/job.js';
 import type { PluginRunner } from './pipeline/runner.js';
 import type { Forwarder } from './proxy/forward.js';
 import type { BackendPool } from './proxy/pool.js';
+import type { AdmissionQueue } from './queue/admission.js';
 import { listModels, QuotedRateKey } from './models.js';
 import { errorBody } from './errors.js';
 import { bearer, KeyRing } from './http/keys.js';
@@ -16,11 +17,14 @@ import type { GatewayMetrics } from './metrics/registry.js';
 import type { Services } from './pipeline/services.js';
 import { adminRouter } from './http/scopes.js';
 import { webRoutes } from './web/serve.js';
+import { accessLog } from './http/access-log.js';
+import type { ReadinessBody } from './ops/readiness.js';
 
 export interface AppDeps {
   config: GatewayConfig;
   log: Logger;
   pool: BackendPool;
+  queue: AdmissionQueue;
   forwarder: Forwarder;
   runner: PluginRunner;
   /** Jobs in progress (graceful shutdown waits for them). */
@@ -30,6 +34,10 @@ export interface AppDeps {
   metrics: GatewayMetrics;
   /** What the plugins provide (e.g. the rate /v1/models quotes sats at). */
   services: Services;
+  /** GET /readyz (200 ready, else 503 with the reasons). */
+  readiness(): Promise<ReadinessBody>;
+  /** Where the access log goes (one line per request); undefined: none. */
+  accessLog?: Logger;
 }
 
 const INFERENCE_ROUTES: [string, RouteKind][] = [
@@ -46,6 +54,7 @@ export function createApp(deps: AppDeps): Koa {
   const router = new Router();
   const jobDeps: JobDeps = {
     pool: deps.pool,
+    queue: deps.queue,
     forwarder: deps.forwarder,
     runner: deps.runner,
     log: deps.log,
@@ -57,6 +66,12 @@ export function createApp(deps: AppDeps): Koa {
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const body = await deps.readiness();
+    ctx.status = body.status === 'ready' ? 200 : 503;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = body;
   });
   router.get('/v1/models', (ctx) => {
     ctx.body = { object: 'list', data: listModels(deps.pool, deps.config, deps.services.find(QuotedRateKey)) };
@@ -88,6 +103,7 @@ export function createApp(deps: AppDeps): Koa {
   router.use(admin.routes());
   webRoutes(router, deps.config); // GET / (the chat page), /web/*, /v1/payment/info
 
+  app.use(accessLog(deps.accessLog));
   app.use(errorHandler(deps.log));
   app.use(cors());
   app.use(router.routes());

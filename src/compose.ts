@@ -1,10 +1,15 @@
 // The composition root: the one file under src/ that names the shipped plugins. The CLI, its
 // commands and the tests get plugins, the full config schema and gateways through it.
 import { SHIPPED_PLUGINS, type ShippedConfig } from '../plugins/index.js';
+import type { PricingPlugins } from './billing/rate-warning.js';
+import { TrustedMintsKey } from './cashu/mint-monitor.js';
+import { allMigrations } from './migrations.js';
+import { RateViewKey } from './ops/readiness.js';
+import type { MigrationSet } from './store/migrate.js';
 import { fullSpec, loadConfig as loadWith, parseConfig as parseWith } from './config/load.js';
 import type { Spec } from './config/spec.js';
 import { Gateway, type GatewayOptions } from './gateway.js';
-import type { PluginCatalogue } from './pipeline/manifest.js';
+import { resolvePlugins, type PluginCatalogue } from './pipeline/manifest.js';
 
 export const catalogue: PluginCatalogue = SHIPPED_PLUGINS;
 
@@ -26,3 +31,15 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 export function startGateway(config: ShippedConfig, opts: Omit<GatewayOptions, 'catalogue'> = {}): Promise<Gateway> {
   return Gateway.start(config, { ...opts, catalogue });
 }
+
+/** Every schema version the store needs: the core's and every shipped plugin's (owlrun migrate, doctor). */
+export const migrations: readonly MigrationSet[] = allMigrations(catalogue);
+
+/** What the plugins `config.plugins` enables do about payment and pricing (doctor's fixed-rate warning). */
+export function pricingPlugins(config: Pick<ShippedConfig, 'plugins'>): PricingPlugins {
+  const enabled = resolvePlugins(catalogue, config.plugins);
+  return { paid: enabled.some((m) => m.provides?.includes(TrustedMintsKey)), rateMoves: enabled.some((m) => m.provides?.includes(RateViewKey)) };
+}
+
+/** A price source polled once, as the oracle plugin polls it (owlrun doctor). */
+export { fetchSource } from '../plugins/oracle/sources.js';

@@ -1,6 +1,7 @@
 import type { Bill } from '../../src/billing/billing.js';
 import type { Job } from '../../src/pipeline/job.js';
 import { serviceKey } from '../../src/pipeline/services.js';
+import type { DisputeKind } from './trust.js';
 import type { Usage, UsageCounter } from './usage.js';
 
 export interface MeteringState {
@@ -11,6 +12,8 @@ export interface MeteringState {
   injectedUsage: boolean;
   cut: boolean;
   usage?: Usage;
+  /** Reported counts an untrusted node was not paid for (billed at the gateway's own count instead). */
+  disputes?: DisputeKind[];
   bill?: Bill;
 }
 

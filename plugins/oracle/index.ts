@@ -12,9 +12,11 @@ import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { InferFields } from '../../src/config/spec.js';
 import { oracleConfig } from './config.js';
-import { Broadcasts, view } from './broadcasts.js';
+import { RateViewKey } from '../../src/ops/readiness.js';
+import { TrustedMintsKey } from '../../src/cashu/mint-monitor.js';
+import { Broadcasts, BROADCASTS_MIGRATIONS, view } from './broadcasts.js';
 import { Oracle } from './oracle.js';
-import { DAY_MS, OracleRepo } from './samples.js';
+import { DAY_MS, ORACLE_MIGRATIONS, OracleRepo } from './samples.js';
 import { rateBody } from './view.js';
 
 export { FORMULA } from './view.js';
@@ -67,13 +69,14 @@ export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>)
   money.billing.setRateSource(oracle);
   deps.services.provide(QuotedRateKey, money.billing);
   deps.services.provide(OracleKey, oracle);
+  deps.services.provide(RateViewKey, oracle);
 
   return {
 
     routes(router: Router, { admin }: RouteScopes) {
       router.get('/v1/oracle/rate', (ctx) => {
         ctx.set('cache-control', 'no-store');
-        ctx.body = rateBody(oracle, config, pool, config.oracle.intervalSeconds);
+        ctx.body = rateBody(oracle, config, pool, config.oracle.intervalSeconds, deps.services.has(TrustedMintsKey));
       });
 
       router.get('/v1/oracle/samples', async (ctx) => {
@@ -118,4 +121,11 @@ export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>)
 }
 
 /** The BTC/USD rate new jobs are quoted at (for payment, when it runs) and the announcements. */
-export const manifest = definePlugin({ name: 'oracle', priority: 600, config: oracleConfig, provides: [OracleKey, QuotedRateKey], create });
+export const manifest = definePlugin({
+  name: 'oracle',
+  priority: 600,
+  config: oracleConfig,
+  migrations: [ORACLE_MIGRATIONS, BROADCASTS_MIGRATIONS],
+  provides: [OracleKey, QuotedRateKey, RateViewKey],
+  create,
+});

@@ -1,5 +1,6 @@
 import { Billing } from '../../src/billing/billing.js';
 import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
+import { TrustedMintsKey } from '../../src/cashu/mint-monitor.js';
 import type { InspectedToken } from '../../src/cashu/types.js';
 import { ConfigError } from '../../src/config/spec.js';
 import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
@@ -30,6 +31,7 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
   if (mints.length === 0) throw new Error('payment: payment.mints lists no trusted mint');
   deps.services.provide(QuotedRateKey, money.billing);
   deps.services.provide(PaymentsKey, payments);
+  deps.services.provide(TrustedMintsKey, mints);
 
   const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
     const err = new GatewayError(code, opts.message);
@@ -60,9 +62,11 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
         const message = `this request costs at least ${quote.leastSats} sats${token.inputFee ? ` plus ${token.inputFee} sats of mint fees` : ''}; the token holds ${token.amount}`;
         return refuse(job, 'cashu_amount_too_low', { echo: raw, amount: quote.leastSats + token.inputFee, message });
       }
-      // The model must be able to run before anything is claimed.
+      // A place on a node is reserved (waiting in the queue if every node is busy) before
+      // anything is claimed: a waiting or refused request holds none of the buyer's money.
       if (!job.modelKnown) return refuse(job, 'no_backend_for_model', { echo: raw, message: `no backend serves model "${job.model}"` });
-      if (job.candidates.length === 0) return refuse(job, 'backend_unavailable', { echo: raw, message: `no healthy node has room for model "${job.model}"` });
+      const admitted = await job.admit();
+      if (!admitted.ok) return refuse(job, admitted.code === 'client_gone' ? 'backend_unavailable' : admitted.code, { echo: raw, message: admitted.message });
 
       const receipt = receiptOf(token);
       const opened = await money.jobs.create(
@@ -120,7 +124,7 @@ export const manifest = definePlugin({
   name: 'payment',
   priority: 900,
   needs: [BillsKey, SettlementsKey],
-  provides: [PaymentsKey, QuotedRateKey],
+  provides: [PaymentsKey, QuotedRateKey, TrustedMintsKey],
   check(config) {
     if (config.payment.mints.length === 0) throw new ConfigError('payment.mints', 'the payment plugin needs at least one trusted mint');
   },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { resolvePlugins, type PluginCatalogue } from '../pipeline/manifest.js';
-import { configSpec } from './schema.js';
+import { configSpec, DEFAULT_MAX_CONCURRENT } from './schema.js';
 import { ConfigError, validate, type Spec } from './spec.js';
 import type { GatewayConfig } from './types.js';
 
@@ -60,9 +60,13 @@ function crossCheck(cfg: GatewayConfig): GatewayConfig {
     if (ids.has(b.id)) throw new ConfigError(`backends[${i}].id`, `duplicate backend id "${b.id}"`);
     ids.add(b.id);
     b.url = b.url.replace(/\/+$/, '');
+    b.maxConcurrent ??= DEFAULT_MAX_CONCURRENT[b.kind];
   });
   if (cfg.auth.required && cfg.auth.apiKeys.length === 0) {
     throw new ConfigError('auth.apiKeys', 'auth.required is true but no API key is set (is the environment variable exported?)');
+  }
+  if (cfg.server.headersTimeoutMs > cfg.server.requestTimeoutMs) {
+    throw new ConfigError('server.headersTimeoutMs', `must not exceed server.requestTimeoutMs (${cfg.server.requestTimeoutMs}): the headers are part of the request`);
   }
   cfg.payment.mints = cfg.payment.mints.map((m) => m.replace(/\/+$/, ''));
   return cfg;

@@ -22,8 +22,16 @@ const price = {
   },
 } as const satisfies Spec;
 
-/** The server software a backend runs (its wire formats: docs/backend-wire-formats.md). */
+/** The server software a backend runs (its wire formats: docs/backends.md). */
 export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
+
+/**
+ * `maxConcurrent` when a backend leaves it out: what each server runs at once by default.
+ * vLLM batches up to `--max-num-seqs` (256); llama.cpp server has `--parallel` slots (4 by default
+ * in current builds); Ollama runs `OLLAMA_NUM_PARALLEL` per model (1–4 by default, queueing the
+ * rest itself); an unknown OpenAI-compatible server gets a cautious 8.
+ */
+export const DEFAULT_MAX_CONCURRENT: Readonly<Record<(typeof BACKEND_KINDS)[number], number>> = { vllm: 256, llamacpp: 4, ollama: 4, openai: 8 };
 
 export const configSpec = {
   kind: 'object',
@@ -38,6 +46,9 @@ export const configSpec = {
         bodyLimit: { kind: 'size', description: 'largest request body; beyond it 413', default: 1024 * 1024 },
         maxHeaderBytes: { kind: 'size', description: 'largest request header block; beyond it 431', default: 65536 },
         shutdownGraceSeconds: { kind: 'duration', description: 'on SIGTERM, how long running streams may finish', default: 30 },
+        headersTimeoutMs: { kind: 'integer', description: 'a client must send its request headers within this; slower connections are closed', default: 10000, min: 100 },
+        requestTimeoutMs: { kind: 'integer', description: 'a client must send its whole request (headers and body) within this (not the answer: streams may run longer)', default: 60000, min: 100 },
+        maxConnectionsPerIp: { kind: 'integer', description: 'most open connections per client address (0 = no limit; behind a reverse proxy every client has its address)', default: 0, min: 0 },
       },
     },
     auth: {
@@ -60,9 +71,18 @@ export const configSpec = {
           url: { kind: 'string', description: 'base URL, e.g. http://127.0.0.1:11434', pattern: /^https?:\/\/[^\s]+$/ },
           provider: { kind: 'string', description: 'who earns the provider share (a providers[].id)', optional: true },
           models: { kind: 'array', description: 'served models; discovered from the backend when left out', items: { kind: 'string', description: 'model name' } },
-          maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node', default: 8, min: 1 },
+          maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node (default by kind: vllm 256, llamacpp 4, ollama 4, openai 8)', optional: true, min: 1 },
           apiKey: { kind: 'string', description: "the backend's own key, sent instead of the client's", optional: true },
+          trustUsage: { kind: 'boolean', description: "bill the usage it reports (false: at most the gateway's own token count plus a tolerance)", default: true },
         },
+      },
+    },
+    queue: {
+      kind: 'object',
+      description: 'requests that find every node for their model busy wait here (nothing is claimed while waiting)',
+      fields: {
+        maxWaitMs: { kind: 'integer', description: 'longest wait for a free node; then 503 backend_unavailable (0: refuse at once)', default: 30000, min: 0 },
+        maxLength: { kind: 'integer', description: 'most requests waiting at once; beyond it 503 backend_unavailable', default: 1000, min: 0 },
       },
     },
     health: {
@@ -88,6 +108,7 @@ export const configSpec = {
         mints: { kind: 'array', description: 'trusted mint URLs', items: { kind: 'string', description: 'mint URL', pattern: /^https?:\/\/[^\s]+$/ } },
         minSatsPerJob: { kind: 'integer', description: 'the least a job costs', default: 2, min: 1 },
         receiptTtl: { kind: 'duration', description: 'how long change stays claimable by receipt', default: 7 * 86400 },
+        mintCheckSeconds: { kind: 'duration', description: 'time between reachability checks of each trusted mint (GET /readyz, owlrun_mint_up)', default: 30 },
       },
     },
     pricing: {
@@ -159,7 +180,11 @@ export const configSpec = {
     log: {
       kind: 'object',
       description: 'logging',
-      fields: { level: { kind: 'string', description: 'pino level', default: 'info', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } },
+      fields: {
+        level: { kind: 'string', description: 'pino level', default: 'info', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+        format: { kind: 'string', description: 'json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal, else json', default: 'auto', enum: ['auto', 'json', 'pretty'] },
+        access: { kind: 'boolean', description: 'one access-log line per request on stdout (method, path, status, model, cost, duration, request id)', default: true },
+      },
     },
     plugins: {
       kind: 'array',

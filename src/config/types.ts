@@ -3,8 +3,10 @@
 import type { BACKEND_KINDS, configSpec, keyEntry } from './schema.js';
 import type { Infer } from './spec.js';
 
-export type GatewayConfig = Infer<typeof configSpec>;
+type Validated = Infer<typeof configSpec>;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 export type KeyEntry = Infer<typeof keyEntry>;
-export type BackendConfig = GatewayConfig['backends'][number];
+/** A backend as load.ts leaves it: maxConcurrent filled by kind when the config leaves it out. */
+export type BackendConfig = Omit<Validated['backends'][number], 'maxConcurrent'> & { maxConcurrent: number };
+export type GatewayConfig = Omit<Validated, 'backends'> & { backends: BackendConfig[] };
 export type Price = GatewayConfig['pricing']['default'];

@@ -3,6 +3,7 @@ import { ConfigError, type InferFields, type SpecFields } from '../config/spec.j
 import type { PluginHooks } from './plugin.js';
 import type { PluginDeps } from './registry.js';
 import type { ServiceKey } from './services.js';
+import type { MigrationSet } from '../store/migrate.js';
 
 /**
  * What a plugin declares before it runs (as fastify-plugin's metadata, Kong's schema.lua): its
@@ -24,6 +25,8 @@ export interface PluginManifest<C = unknown> {
   readonly implied?: 'always' | { readonly by: readonly string[] };
   /** The top-level config keys it owns (validated whether or not it is enabled; --help lists them). */
   readonly config?: SpecFields;
+  /** The schema versions of the tables it owns (applied whether or not it is enabled). */
+  readonly migrations?: readonly MigrationSet[];
   /** Cross-checks of its config when it is enabled; throws ConfigError naming the key. */
   check?(config: GatewayConfig & C): void;
   /** Starts the plugin (timers, tables, services it provides) and returns its phases. */

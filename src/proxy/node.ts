@@ -1,4 +1,13 @@
 import type { BackendKind } from '../config/types.js';
+import type { PublishedLoad } from './load.js';
+
+/** A node's own load figures, as last read, with what the gateway itself had running there then. */
+export interface LoadReading extends PublishedLoad {
+  /** The gateway's in-flight count on the node when the figures were read. */
+  readonly inFlightAtRead: number;
+  /** When they were read (ms, the pool's clock). */
+  readonly at: number;
+}
 
 /** One inference server in the pool: configured in YAML or registered at run time. */
 export interface BackendNodeSpec {
@@ -10,6 +19,8 @@ export interface BackendNodeSpec {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
+  /** Configured nodes only (default true); a node of any other source is never trusted. */
+  trustUsage?: boolean;
   /** 'config' nodes stay; 'registered' nodes leave when expiresAt passes. */
   source: 'config' | 'registered';
   expiresAt?: number;
@@ -23,6 +34,11 @@ export class BackendNode {
   maxConcurrent: number;
   apiKey?: string;
   readonly source: 'config' | 'registered';
+  /**
+   * Whether the usage this node reports is billed as it stands. Only an operator's own backend
+   * may be trusted: a provider's node is billed at most the gateway's own count (metering).
+   */
+  readonly trustUsage: boolean;
   expiresAt?: number;
   /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
   models = new Set<string>();
@@ -30,9 +46,11 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
-  /** Requests in flight on this node: one counter shared with the node it replaced (see sharesLoadOf). */
-  private load = { inFlight: 0 };
+  /** The gateway's own jobs on the node: one counter shared with the node it replaced (see sharesLoadOf). */
+  private jobs = { inFlight: 0 };
   failovers = 0;
+  /** The node's last published load (health checks, or a transport's heartbeats), if any. */
+  load?: LoadReading;
   lastError?: string;
 
   constructor(spec: BackendNodeSpec) {
@@ -43,6 +61,7 @@ export class BackendNode {
     this.maxConcurrent = spec.maxConcurrent;
     this.apiKey = spec.apiKey;
     this.source = spec.source;
+    this.trustUsage = spec.source === 'config' && spec.trustUsage !== false;
     this.expiresAt = spec.expiresAt;
     this.fixedModels = spec.models.length > 0;
     this.setModels(spec.models);
@@ -66,12 +85,13 @@ export class BackendNode {
     return this.models.has(model);
   }
 
+  /** The gateway's own jobs on the node now; never above maxConcurrent. */
   get inFlight(): number {
-    return this.load.inFlight;
+    return this.jobs.inFlight;
   }
 
   set inFlight(n: number) {
-    this.load.inFlight = n;
+    this.jobs.inFlight = n;
   }
 
   /**
@@ -79,7 +99,15 @@ export class BackendNode {
    * old object and finishes after the swap decrements what the pool routes by.
    */
   sharesLoadOf(old: BackendNode): void {
-    this.load = old.load;
+    this.jobs = old.jobs;
+  }
+
+  /**
+   * Records what the node says about its load (any transport: polled /metrics, /slots, /api/ps,
+   * or an agent's heartbeat `queue_depth` as `waiting`). Ranks the node; never raises its cap.
+   */
+  publishLoad(load: PublishedLoad, at: number): void {
+    this.load = { ...load, inFlightAtRead: this.inFlight, at };
   }
 
   get hasRoom(): boolean {

@@ -15,11 +15,11 @@ describe('plugin manifests', () => {
     assert.throws(() => names(['payment', 'metering']), (err: unknown) => err instanceof ConfigError && /"change"/.test(err.message) && !/"metering"/.test(err.message));
   });
 
-  it('metrics always runs and providers comes with change (declared, not added by the core)', () => {
+  it('metrics always runs, providers comes with change, ratelimit with payment (declared, not added by the core)', () => {
     assert.deepEqual(names([]), ['metrics']);
     assert.deepEqual(names(['oracle']).sort(), ['metrics', 'oracle']);
     const money = names(['auth', 'payment', 'metering', 'change']);
-    assert.deepEqual([...money].sort(), ['auth', 'change', 'metering', 'metrics', 'payment', 'providers']);
+    assert.deepEqual([...money].sort(), ['auth', 'change', 'metering', 'metrics', 'payment', 'providers', 'ratelimit']);
     assert.ok(money.indexOf('metering') < money.indexOf('payment') && money.indexOf('change') < money.indexOf('payment'), 'providers of a need are created first');
   });
 
