@@ -170,7 +170,8 @@ describe('chat page in a real browser (Chromium)', function () {
       const file = resolve(packageRoot(), 'docs/images/chat-page.png');
       await mkdir(dirname(file), { recursive: true });
       await page.setViewportSize({ width: 900, height: 1250 });
-      await page.screenshot({ path: file });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: file, fullPage: true });
       await page.setViewportSize(PHONE);
     }
   });
