@@ -207,10 +207,17 @@ export class OwlrunWallet {
   async recover(): Promise<number> {
     const before = await this.balance();
     const s = (await this.store.read())!;
-    for (const op of s.ops.filter((o) => !inUse(o))) {
-      await this.session.settleOp(op, { retryReceive: 'retry' }).catch((err: unknown) => this.log(`recovering a mint call failed: ${(err as Error).message}`));
+    for (const op of s.ops) {
+      if (inUse(op)) continue;
+      markActive(op.id);
+      await this.session
+        .settleOp(op, { retryReceive: 'retry' })
+        .catch((err: unknown) => this.log(`recovering a mint call failed: ${(err as Error).message}`))
+        .finally(() => markDone(op.id));
     }
-    for (const p of s.payments.filter((x) => !inUse(x))) {
+    for (const p of s.payments) {
+      if (inUse(p)) continue;
+      markActive(p.id); // byReceipt releases it
       await this.settler.byReceipt(p, 0).catch((err: unknown) => this.log(`recovering a payment failed: ${(err as Error).message}`));
     }
     for (const q of s.quotes.filter((x) => !inUse({ id: x.quote, pid: x.pid }))) {
