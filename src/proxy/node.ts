@@ -24,6 +24,8 @@ export interface BackendNodeSpec {
   /** 'config' nodes stay; 'registered' nodes leave when expiresAt passes. */
   source: 'config' | 'registered';
   expiresAt?: number;
+  /** The addresses the gateway checked for this node's host: it connects to these only (no DNS at connect time). */
+  pin?: readonly string[];
 }
 
 export class BackendNode {
@@ -40,6 +42,8 @@ export class BackendNode {
    */
   readonly trustUsage: boolean;
   expiresAt?: number;
+  /** Connect only to these addresses (a registered node: the ones its registration checked), Host header unchanged. */
+  pin?: readonly string[];
   /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
   models = new Set<string>();
   readonly fixedModels: boolean;
@@ -62,6 +66,7 @@ export class BackendNode {
     this.apiKey = spec.apiKey;
     this.source = spec.source;
     this.trustUsage = spec.source === 'config' && spec.trustUsage !== false;
+    this.pin = spec.pin;
     this.expiresAt = spec.expiresAt;
     this.fixedModels = spec.models.length > 0;
     this.setModels(spec.models);
