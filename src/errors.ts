@@ -57,6 +57,8 @@ export const ERRORS = {
   node_unreachable: { status: 502, type: 'server_error', message: "the gateway could not reach the node's health endpoint; it was not added" },
   node_conflict: { status: 409, type: 'invalid_request_error', message: 'this node URL is already served under another provider or a configured backend' },
   node_not_found: { status: 404, type: 'not_found_error', message: 'no such registered node of this provider' },
+  // nodes that dial in (the Owlrun node protocol)
+  job_not_found: { status: 404, type: 'not_found_error', message: 'no job waiting for this node under this id (or its request was already fetched)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,7 +6,8 @@ import type { GatewayConfig } from './config/types.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
 import type { GatewayPlugin } from './pipeline/plugin.js';
-import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
+import { loadPlugins, pluginsEnabledByConfig, type PluginDeps } from './pipeline/registry.js';
+import { UpgradeRoutes } from './http/upgrade.js';
 import { PluginRunner } from './pipeline/runner.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
@@ -32,6 +33,7 @@ export class Gateway {
   private server?: http.Server;
   private ownsDb = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly upgrades = new UpgradeRoutes();
 
   private constructor(
     readonly config: GatewayConfig,
@@ -67,7 +69,8 @@ export class Gateway {
     // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
     const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
     // Metrics are always collected (observability fails open); GET /metrics serves them.
-    const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
+    const withMetrics = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
+    const names = [...withMetrics, ...pluginsEnabledByConfig(config).filter((n) => !withMetrics.includes(n))];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
     const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics);
@@ -96,6 +99,8 @@ export class Gateway {
       metrics: this.metrics,
     });
     const server = http.createServer({ maxHeaderSize: this.config.server.maxHeaderBytes, keepAliveTimeout: 5000 }, app.callback());
+    for (const plugin of this.runner.plugins) plugin.upgrades?.(this.upgrades);
+    server.on('upgrade', (req, socket, head) => this.upgrades.handle(req, socket, head));
     server.on('connection', (s: Socket) => {
       s.setNoDelay(true);
       this.sockets.add(s);
@@ -134,6 +139,7 @@ export class Gateway {
       ]);
       clearTimeout(timer);
     }
+    await this.upgrades.drain();
     for (const s of this.sockets) s.destroy();
     await Promise.allSettled([...this.active]);
     await closed;

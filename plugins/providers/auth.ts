@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../../src/config/types.js';
-import { bearer, KeyRing } from '../../src/http/keys.js';
+import { bearer, KeyRing, type KeyDirectory } from '../../src/http/keys.js';
 import { ApiError } from './errors.js';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
@@ -14,16 +14,20 @@ export class ApiAuth {
   private readonly providers: KeyRing;
   private readonly admin: KeyRing | undefined;
 
-  constructor(config: GatewayConfig) {
+  /** @param directory keys beyond providers[] (node agents joined on first use), when a plugin admits such keys */
+  constructor(
+    config: GatewayConfig,
+    private readonly directory: () => KeyDirectory | undefined = () => undefined,
+  ) {
     this.providers = new KeyRing(config.providers);
     this.admin = config.admin.key || config.admin.sha256 ? new KeyRing([{ id: 'admin', key: config.admin.key, sha256: config.admin.sha256 }]) : undefined;
   }
 
   /** The provider whose key this is; throws 401 (missing, wrong, or another provider named). */
-  provider(authorization: string | undefined, claimed?: unknown): string {
+  async provider(authorization: string | undefined, claimed?: unknown): Promise<string> {
     const key = bearer(authorization);
     if (!key) throw new ApiError('auth_missing_key', 'a provider key is required: Authorization: Bearer KEY', CHALLENGE);
-    const id = this.providers.match(key);
+    const id = this.providers.match(key) ?? (await this.directory()?.lookup(key));
     if (!id) throw new ApiError('auth_invalid_key', 'the provider key is not valid', CHALLENGE);
     if (claimed !== undefined && claimed !== null && claimed !== '' && claimed !== id) {
       throw new ApiError('auth_invalid_key', "this key belongs to another provider: a provider can only act for itself", CHALLENGE);

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { readBody, parseJsonObject } from '../../src/http/body.js';
+import { PROVIDER_KEY_DIRECTORY, type KeyDirectory } from '../../src/http/keys.js';
 import { earnings, DAY_MS, type Earner } from '../../src/ledger/history.js';
 import { GATEWAY_ACCOUNT, providerAccount } from '../../src/ledger/jobs.js';
 import { RegistrationsRepo } from '../../src/ledger/registrations.js';
@@ -126,7 +127,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const registrations = new RegistrationsRepo(db);
   await withdrawals.init();
   await registrations.init();
-  const auth = new ApiAuth(config);
+  const auth = new ApiAuth(config, () => deps.shared.get(PROVIDER_KEY_DIRECTORY) as KeyDirectory | undefined);
   const withdrawer = new Withdrawer({ db, money, repo: withdrawals, log, metrics });
   const registrar = new Registrar({ pool, repo: registrations, ttlMs: config.nodeTtlSeconds * 1000, timeoutMs: config.health.timeoutMs, log, now });
 
@@ -234,7 +235,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
       router.get('/v1/provider/balance', (ctx) =>
         answerErrors(ctx, async () => {
-          const provider = providerOf(ctx);
+          const provider = await providerOf(ctx);
           noStore(ctx);
           ctx.body = { provider, ...(await balanceOf(providerAccount(provider))) };
         }),
@@ -242,7 +243,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
       router.get('/v1/provider/history', (ctx) =>
         answerErrors(ctx, async () => {
-          const provider = providerOf(ctx);
+          const provider = await providerOf(ctx);
           noStore(ctx);
           ctx.body = { provider, ...(await history({ provider }, daysParam(ctx.query.days))) };
         }),
@@ -250,7 +251,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
       router.get('/v1/provider/withdrawals', (ctx) =>
         answerErrors(ctx, async () => {
-          const provider = providerOf(ctx);
+          const provider = await providerOf(ctx);
           noStore(ctx);
           ctx.body = { object: 'list', data: (await withdrawals.list(providerAccount(provider))).map(withdrawalView) };
         }),
@@ -258,7 +259,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
       router.get('/v1/provider/nodes', (ctx) =>
         answerErrors(ctx, async () => {
-          const provider = providerOf(ctx);
+          const provider = await providerOf(ctx);
           noStore(ctx);
           ctx.body = { object: 'list', data: await registrar.ofProvider(provider) };
         }),
@@ -267,7 +268,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       router.post('/v1/provider/withdraw-ecash', (ctx) =>
         answerErrors(ctx, async () => {
           const body = await jsonBody(ctx.req);
-          const provider = providerOf(ctx, body);
+          const provider = await providerOf(ctx, body);
           const out = await withdrawEcash(providerAccount(provider), body);
           noStore(ctx);
           ctx.status = out.status;
@@ -278,7 +279,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       router.post('/v1/provider/withdraw-lightning', (ctx) =>
         answerErrors(ctx, async () => {
           const body = await jsonBody(ctx.req);
-          const provider = providerOf(ctx, body);
+          const provider = await providerOf(ctx, body);
           const out = await withdrawLightning(providerAccount(provider), body);
           noStore(ctx);
           ctx.status = out.status;
@@ -289,7 +290,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       router.post('/v1/gateway/register', (ctx) =>
         answerErrors(ctx, async () => {
           const body = await jsonBody(ctx.req);
-          const provider = providerOf(ctx, body);
+          const provider = await providerOf(ctx, body);
           const { created, view } = await registrar.register(provider, parseAnnouncement(body));
           ctx.status = created ? 201 : 200;
           ctx.body = { ...view, heartbeat_seconds: Math.max(1, Math.floor(config.nodeTtlSeconds / 3)) };
@@ -299,7 +300,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       router.delete('/v1/gateway/register', (ctx) =>
         answerErrors(ctx, async () => {
           const body = await jsonBody(ctx.req);
-          const provider = providerOf(ctx, body);
+          const provider = await providerOf(ctx, body);
           await registrar.leave(provider, parseAnnouncement(body).name);
           ctx.status = 204;
         }),

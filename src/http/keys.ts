@@ -31,3 +31,14 @@ export function bearer(header: string | string[] | undefined): string | undefine
   const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
   return m?.[1]?.trim();
 }
+
+/**
+ * Keys beyond `providers[]` that identify a provider (e.g. node agents joined on first use),
+ * shared under PROVIDER_KEY_DIRECTORY by the plugin that admits them.
+ */
+export interface KeyDirectory {
+  /** The provider of a key, or undefined. */
+  lookup(key: string): Promise<string | undefined>;
+}
+
+export const PROVIDER_KEY_DIRECTORY = 'provider-key-directory';

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { UpgradeRoutes } from '../http/upgrade.js';
 import type { Job, Settlement } from './job.js';
 import type { StreamAction, StreamEvent } from '../stream/event.js';
 
@@ -30,5 +31,7 @@ export interface GatewayPlugin {
   readonly settlesWithoutStore?: boolean | ((job: Job) => boolean);
   /** Mounts the plugin's own HTTP endpoints (e.g. GET /v1/change/{receipt}). */
   routes?(router: Router): void;
+  /** Mounts the plugin's HTTP upgrade endpoints (e.g. a WebSocket) and their shutdown drain. */
+  upgrades?(routes: UpgradeRoutes): void;
   close?(): Promise<void>;
 }

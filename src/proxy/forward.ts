@@ -3,6 +3,9 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { BackendNode } from './node.js';
+import type { Upstream } from './transport.js';
+
+export type { Upstream } from './transport.js';
 
 // The only module that knows http-proxy. It sends one buffered request to one node and hands
 // back the upstream response as soon as its headers arrive; the caller owns the response body.
@@ -15,12 +18,6 @@ const STRIPPED = new Set([
   // Bodies must arrive uncompressed: the gateway reads every event to meter it.
   'accept-encoding',
 ]);
-
-export interface Upstream {
-  readonly response: IncomingMessage;
-  /** Tears the upstream connection down (stops the GPU). Idempotent. */
-  abort(): void;
-}
 
 export class ConnectError extends Error {
   /**

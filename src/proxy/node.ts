@@ -1,4 +1,12 @@
 import type { BackendKind } from '../config/types.js';
+import type { RouteKind } from '../pipeline/job.js';
+import type { NodeTransport } from './transport.js';
+
+/**
+ * Where a node comes from: the config (stays), a URL registration (leaves when its TTL runs
+ * out), or a live connection the node opened itself (leaves the moment it closes).
+ */
+export type NodeSource = 'config' | 'registered' | 'connected';
 
 /** One inference server in the pool: configured in YAML or registered at run time. */
 export interface BackendNodeSpec {
@@ -10,9 +18,12 @@ export interface BackendNodeSpec {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
-  /** 'config' nodes stay; 'registered' nodes leave when expiresAt passes. */
-  source: 'config' | 'registered';
+  source: NodeSource;
   expiresAt?: number;
+  /** How jobs reach the node when it is not an HTTP server the gateway calls (health is the transport's). */
+  transport?: NodeTransport;
+  /** The inference routes the node can run; every route when absent. */
+  routes?: readonly RouteKind[];
 }
 
 export class BackendNode {
@@ -22,8 +33,10 @@ export class BackendNode {
   provider?: string;
   maxConcurrent: number;
   apiKey?: string;
-  readonly source: 'config' | 'registered';
+  readonly source: NodeSource;
   expiresAt?: number;
+  readonly transport?: NodeTransport;
+  readonly routes?: ReadonlySet<RouteKind>;
   /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
   models = new Set<string>();
   readonly fixedModels: boolean;
@@ -43,6 +56,8 @@ export class BackendNode {
     this.apiKey = spec.apiKey;
     this.source = spec.source;
     this.expiresAt = spec.expiresAt;
+    this.transport = spec.transport;
+    if (spec.routes) this.routes = new Set(spec.routes);
     this.fixedModels = spec.models.length > 0;
     this.setModels(spec.models);
   }
@@ -61,8 +76,9 @@ export class BackendNode {
     return [...this.models].filter((m) => !(this.kind === 'ollama' && this.models.has(`${m}:latest`)));
   }
 
-  serves(model: string): boolean {
-    return this.models.has(model);
+  /** The node serves the model (on the route, when given). */
+  serves(model: string, route?: RouteKind): boolean {
+    return this.models.has(model) && (route === undefined || this.routes === undefined || this.routes.has(route));
   }
 
   get hasRoom(): boolean {

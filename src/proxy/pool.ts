@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { BackendNode, type BackendNodeSpec } from './node.js';
 import { probeNode, type ProbeResult } from './health.js';
+import type { RouteKind } from '../pipeline/job.js';
 
 export interface Route {
   /** Some node (healthy or not) serves the model. */
@@ -75,11 +76,12 @@ export class BackendPool {
     return [...this.nodes.values()];
   }
 
-  route(model: string): Route {
+  /** Where a request for `model` (on `route`, when given) can run. */
+  route(model: string, route?: RouteKind): Route {
     let known = false;
     const candidates: BackendNode[] = [];
     for (const node of this.nodes.values()) {
-      if (!node.serves(model)) continue;
+      if (!node.serves(model, route)) continue;
       known = true;
       if (node.healthy && node.hasRoom) candidates.push(node);
     }
@@ -100,7 +102,9 @@ export class BackendPool {
     this.opts.log.warn({ node: node.id, reason }, 'backend failed; out of the pool until it answers again');
   }
 
+  /** An HTTP health check; a node on its own transport is kept healthy by that transport instead. */
   async check(node: BackendNode): Promise<void> {
+    if (node.transport) return;
     this.applyHealth(node, await probeNode(node, this.opts.timeoutMs));
   }
 

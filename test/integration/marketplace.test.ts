@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import type { OwlrunAgent } from '../../src/simulator/owlrun-agent.js';
+import { MOCK_WORDS } from '../../src/simulator/owlrun-mock-ollama.js';
+import { asChange, post, sseData, streamedText } from '../helpers/paid-stream.js';
+import type { PaidEnv } from '../helpers/paid-env.js';
+import { assertLedger, joinAgent, modelNodes, providerBalance, startMarketplace, waitFor } from '../helpers/marketplace.js';
+
+const MOCK_TEXT = MOCK_WORDS.join('');
+const chat = (extra: Record<string, unknown> = {}) => ({ model: 'mock:latest', messages: [{ role: 'user', content: 'Hello' }], ...extra });
+
+describe('marketplace: Owlrun node agents serve paid jobs over their WebSocket', () => {
+  let env: PaidEnv | undefined;
+  const agents: OwlrunAgent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) a.kill();
+    await env?.close();
+    env = undefined;
+  });
+
+  const join = async (o: Parameters<typeof joinAgent>[1] = {}) => {
+    const a = await joinAgent(env!, o);
+    agents.push(a);
+    return a;
+  };
+
+  it('streams a paid answer from an agent: the change is the last event, the node earns, the books balance', async () => {
+    env = await startMarketplace();
+    const agent = await join();
+    const res = await post(env, '/v1/chat/completions', chat({ stream: true }), { 'x-cashu': await env.token(100), cookie: 'session=secret' });
+    assert.equal(res.status, 200);
+    const data = sseData(await res.text());
+    assert.equal(streamedText(data), MOCK_TEXT);
+    assert.equal(data.at(-2), '[DONE]');
+    const change = asChange(data.at(-1));
+    assert.equal(change.cost_sats + change.change_sats, 100);
+    assert.equal(change.cost_sats, 10, '10 prompt tokens at 0.1 sat + 9 completion tokens at 1 sat');
+    assert.equal(await env.redeem(change.token), change.change_sats);
+
+    const [jobId, fetched] = [...agent.fetched.entries()][0]!;
+    assert.equal(fetched.model, 'mock:latest');
+    assert.equal(fetched.stream, true);
+    assert.deepEqual(fetched.stream_options, { include_usage: true });
+    assert.ok(!JSON.stringify(fetched).includes('secret'), 'nothing of the buyer\'s headers reaches the node');
+    const again = await fetch(`${env.gw.url}/v1/gateway/jobs/${jobId}/proxy/request`, { headers: { authorization: `Bearer ${agent.key}` } });
+    assert.equal(again.status, 404, 'a job\'s request is fetched once');
+
+    const balance = await providerBalance(env, agent.key);
+    assert.equal(balance.balance_sats, 9);
+    assert.match(balance.provider, /^owlr-[0-9a-f]{16}$/);
+    const ledger = await assertLedger(env);
+    assert.equal(ledger.held_sats, 10);
+    await waitFor(() => agent.completed.length === 1, 'job_complete reached the agent');
+    assert.equal(agent.completed[0]!.tokens, 19);
+    await waitFor(() => agent.stats?.balance_sats === 9000, 'the heartbeat_ack shows the balance in msat');
+    assert.equal(agent.stats!.earned_total_sats, 9000);
+  });
+
+  it('answers a buyer who asked for no stream with one chat.completion, the change in X-Cashu-Change', async () => {
+    env = await startMarketplace();
+    await join();
+    const res = await post(env, '/v1/chat/completions', chat({ stream: false }), { 'x-cashu': await env.token(50) });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { object: string; choices: { message: { content: string }; finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number } };
+    assert.equal(body.object, 'chat.completion');
+    assert.equal(body.choices[0]!.message.content, MOCK_TEXT);
+    assert.equal(body.choices[0]!.finish_reason, 'stop');
+    const cost = Number(res.headers.get('x-cashu-cost-sats'));
+    assert.equal(cost + Number(res.headers.get('x-cashu-change-sats')), 50);
+    assert.equal(await env.redeem(res.headers.get('x-cashu-change')!), 50 - cost);
+    await assertLedger(env);
+  });
+
+  it('a node whose socket closes leaves the pool at once: its model vanishes from /v1/models', async () => {
+    env = await startMarketplace();
+    const agent = await join();
+    assert.equal(await modelNodes(env.gw.url, 'mock:latest'), 1);
+    agent.kill();
+    await waitFor(async () => (await modelNodes(env!.gw.url, 'mock:latest')) === 0, 'the model is gone');
+    const token = await env.token(20);
+    const res = await post(env, '/v1/chat/completions', chat(), { 'x-cashu': token });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('x-cashu-change'), token, 'the untouched token comes back');
+  });
+});
