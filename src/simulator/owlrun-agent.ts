@@ -57,6 +57,9 @@ export class OwlrunAgent {
   registrations = 0;
   registrationFailures = 0;
   dials = 0;
+  drains = 0;
+  /** proxy_chunk messages sent, all jobs. */
+  chunksSent = 0;
   readonly wallet: AgentWallet;
   private ws?: WebSocket;
   private running = true;
@@ -182,6 +185,7 @@ export class OwlrunAgent {
         this.completed.push(msg as unknown as OwlrunAgent['completed'][number]);
         return;
       case 'drain':
+        this.drains++;
         return ws.close(1000);
       default:
         return;
@@ -208,6 +212,7 @@ export class OwlrunAgent {
           if (b === 'die-mid-stream' && chunks >= (this.o.dieAfterChunks ?? 3)) return this.kill();
           this.send(ws, { type: 'proxy_chunk', job_id: jobId, data: goString(read) });
           chunks++;
+          this.chunksSent++;
         }
         if (flush.delayAfterMs > 0) await sleep(flush.delayAfterMs);
         if (ws.readyState !== ws.OPEN) return;
