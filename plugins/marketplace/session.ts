@@ -30,6 +30,9 @@ export class AgentSession {
   private lastHeard = Date.now();
   private pinger?: NodeJS.Timeout;
   private closed = false;
+  private markClosed!: () => void;
+  /** Resolves once the socket closed. */
+  readonly whenClosed = new Promise<void>((resolve) => (this.markClosed = resolve));
 
   constructor(
     private readonly ws: WebSocket,
@@ -138,6 +141,7 @@ export class AgentSession {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.markClosed();
     clearInterval(this.pinger);
     for (const job of [...this.jobs.values()]) job.lost();
     this.jobs.clear();

@@ -127,9 +127,13 @@ export class AgentTransport implements NodeTransport {
     return this.sessions.size;
   }
 
-  /** Every connected agent, told to leave (gateway shutdown). */
-  drainAll(): void {
-    for (const s of this.sessions.values()) s.drain();
+  /** Every connected agent, told to leave (gateway shutdown); resolves when they closed, or after graceMs. */
+  async drainAll(graceMs = 2000): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    for (const s of sessions) s.drain();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(sessions.map((s) => s.whenClosed)), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
   }
 
   /** Jobs being relayed now (the agents' heartbeats are told the gateway's queue depth). */

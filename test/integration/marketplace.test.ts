@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { OwlrunAgent } from '../../src/simulator/owlrun-agent.js';
+import { OwlrunAgent } from '../../src/simulator/owlrun-agent.js';
 import { MOCK_WORDS } from '../../src/simulator/owlrun-mock-ollama.js';
 import { asChange, post, sseData, streamedText } from '../helpers/paid-stream.js';
 import type { PaidEnv } from '../helpers/paid-env.js';
@@ -80,5 +80,58 @@ describe('marketplace: Owlrun node agents serve paid jobs over their WebSocket',
     const res = await post(env, '/v1/chat/completions', chat(), { 'x-cashu': token });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('x-cashu-change'), token, 'the untouched token comes back');
+  });
+});
+
+describe('marketplace: who may join', () => {
+  let env: PaidEnv | undefined;
+  const agents: OwlrunAgent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) a.kill();
+    await env?.close();
+    env = undefined;
+  });
+
+  it('closed registration refuses an unknown agent key at register (the agent backs off and never dials); a key in providers[] joins as that provider', async () => {
+    const listed = `owlr_prov_${'ab'.repeat(24)}`;
+    env = await startMarketplace({ config: { marketplace: { enabled: true, openRegistration: false }, providers: [{ id: 'gpu-owner', key: listed }] } });
+    const stranger = new OwlrunAgent({ gateway: env.gw.url, heartbeatMs: 200, timeScale: 0.01 });
+    agents.push(stranger);
+    void stranger.start();
+    await waitFor(() => stranger.registrationFailures >= 3, 'three refused registrations');
+    assert.equal(stranger.dials, 0, 'refused at register, never at the upgrade');
+    const res = await fetch(`${env.gw.url}/v1/gateway/ws?api_key=${stranger.key}`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } }).catch((e: Error) => e);
+    assert.ok(res instanceof Error || res.status === 401, 'a dial without a registration is refused');
+
+    const owner = await joinAgent(env, { key: listed });
+    agents.push(owner);
+    assert.equal((await providerBalance(env, listed)).provider, 'gpu-owner');
+  });
+
+  it('the URL registration keeps working beside the agent\'s body (told apart by shape)', async () => {
+    env = await startMarketplace({ config: { providers: [{ id: 'alice', key: 'alice-key' }] } });
+    const res = await fetch(`${env.gw.url}/v1/gateway/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer alice-key' },
+      body: JSON.stringify({ url: env.sim.url, kind: env.sim.kind, name: 'sim' }),
+    });
+    assert.equal(res.status, 201);
+    assert.equal(((await res.json()) as { id: string }).id, 'alice/sim');
+  });
+
+  it('on shutdown the gateway lets running jobs finish, then sends drain: the agent closes and re-registers', async () => {
+    env = await startMarketplace();
+    const agent = await joinAgent(env);
+    agents.push(agent);
+    const registrations = agent.registrations;
+    const res = post(env, '/v1/chat/completions', chat({ stream: true }), { 'x-cashu': await env.token(50) });
+    await waitFor(() => agent.fetched.size === 1, 'the job started');
+    const stopping = env.gw.shutdown(5000);
+    const data = sseData(await (await res).text());
+    assert.equal(streamedText(data), MOCK_TEXT, 'the running job finished');
+    asChange(data.at(-1));
+    await stopping;
+    assert.equal(agent.drains, 1);
+    await waitFor(() => agent.registrations > registrations, 'the agent registers again');
   });
 });
