@@ -9,10 +9,12 @@ import type { RouteKind } from './pipeline/job.js';
 import type { PluginRunner } from './pipeline/runner.js';
 import type { Forwarder } from './proxy/forward.js';
 import type { BackendPool } from './proxy/pool.js';
-import { listModels } from './models.js';
+import { listModels, QuotedRateKey } from './models.js';
 import { errorBody } from './errors.js';
 import { bearer, KeyRing } from './http/keys.js';
 import type { GatewayMetrics } from './metrics/registry.js';
+import type { Services } from './pipeline/services.js';
+import { adminRouter } from './http/scopes.js';
 import { webRoutes } from './web/serve.js';
 
 export interface AppDeps {
@@ -26,6 +28,8 @@ export interface AppDeps {
   /** True once shutdown began: new jobs get 503. */
   isDraining(): boolean;
   metrics: GatewayMetrics;
+  /** What the plugins provide (e.g. the rate /v1/models quotes sats at). */
+  services: Services;
 }
 
 const INFERENCE_ROUTES: [string, RouteKind][] = [
@@ -55,7 +59,7 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: 'ok' };
   });
   router.get('/v1/models', (ctx) => {
-    ctx.body = { object: 'list', data: listModels(deps.pool, deps.config) };
+    ctx.body = { object: 'list', data: listModels(deps.pool, deps.config, deps.services.find(QuotedRateKey)) };
   });
   router.get('/metrics', async (ctx) => {
     const key = deps.config.metrics.key;
@@ -79,7 +83,9 @@ export function createApp(deps: AppDeps): Koa {
       await runJob(kind, ctx.req, ctx.res, jobDeps);
     });
   }
-  for (const plugin of deps.runner.plugins) plugin.routes?.(router);
+  const admin = adminRouter(deps.config.admin);
+  for (const plugin of deps.runner.plugins) plugin.routes?.(router, { admin });
+  router.use(admin.routes());
   webRoutes(router, deps.config); // GET / (the chat page), /web/*, /v1/payment/info
 
   app.use(errorHandler(deps.log));

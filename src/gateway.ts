@@ -9,6 +9,7 @@ import type { GatewayPlugin } from './pipeline/plugin.js';
 import { loadPlugins, pluginsEnabledByConfig, type PluginDeps } from './pipeline/registry.js';
 import { UpgradeRoutes } from './http/upgrade.js';
 import { PluginRunner } from './pipeline/runner.js';
+import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
 import type { Db } from './store/db.js';
@@ -22,6 +23,10 @@ export interface GatewayOptions {
   /** Replace the plugins named in the config (tests). */
   plugins?: GatewayPlugin[];
   metrics?: GatewayMetrics;
+  /** The clock plugins read (tests). */
+  now?: () => number;
+  /** The fetch plugins use for outside HTTP calls (tests). */
+  fetch?: typeof fetch;
 }
 
 /** One running gateway: store, dev mint, backend pool, plugins, HTTP server. */
@@ -43,6 +48,8 @@ export class Gateway {
     readonly runner: PluginRunner,
     private readonly forwarder: Forwarder,
     readonly metrics: GatewayMetrics,
+    /** What the plugins provide, by typed key (tests reach a plugin's controls through it). */
+    readonly services: Services,
   ) {}
 
   static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -65,7 +72,8 @@ export class Gateway {
       closers.push(() => mint.close());
     }
     const metrics = opts.metrics ?? new GatewayMetrics();
-    const deps: PluginDeps = { config, db, log, pool, metrics, shared: new Map() };
+    const services = new Services();
+    const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
     // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
     const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
     // Metrics are always collected (observability fails open); GET /metrics serves them.
@@ -73,7 +81,7 @@ export class Gateway {
     const names = [...withMetrics, ...pluginsEnabledByConfig(config).filter((n) => !withMetrics.includes(n))];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics);
+    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics, services);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
     await pool.checkAll();
@@ -97,6 +105,7 @@ export class Gateway {
       active: this.active,
       isDraining: () => this.draining,
       metrics: this.metrics,
+      services: this.services,
     });
     const server = http.createServer({ maxHeaderSize: this.config.server.maxHeaderBytes, keepAliveTimeout: 5000 }, app.callback());
     for (const plugin of this.runner.plugins) plugin.upgrades?.(this.upgrades);

@@ -1,5 +1,6 @@
 import { costSats, exactPrice } from './billing/price.js';
 import type { GatewayConfig, Price } from './config/types.js';
+import { serviceKey } from './pipeline/services.js';
 import type { BackendPool } from './proxy/pool.js';
 
 /** USD per million tokens (the config), plus sats per million at the rate new jobs are quoted at. */
@@ -18,24 +19,13 @@ export interface ModelEntry {
 }
 
 /**
- * Per gateway (its config object): the BTC/USD new jobs are quoted at — the shared Billing's rate.
- * Process-wide (Symbol.for) so that a second copy of this module (tsx loads CommonJS and ESM
- * copies side by side in tests) sees what the oracle plugin registered.
+ * The BTC/USD rate new jobs are quoted at, provided by the plugins that price jobs (payment, and
+ * the oracle that moves the rate): /v1/models then shows sats prices. A plain proxy has none.
  */
-const RATES_KEY = Symbol.for('owlrun.models.quotedRates');
-const quotedRates: WeakMap<GatewayConfig, () => number> = ((globalThis as unknown as Record<symbol, WeakMap<GatewayConfig, () => number> | undefined>)[RATES_KEY] ??= new WeakMap());
-
-/** Registered by the oracle plugin, so /v1/models shows sats prices at the rate in force. */
-export function setModelsRate(config: GatewayConfig, btcUsd: () => number): void {
-  quotedRates.set(config, btcUsd);
+export interface QuotedRate {
+  btcUsd(): number;
 }
-
-/** The rate for sats prices: the registered one; without the oracle, payment quotes at oracle.fixedRate; a plain proxy has none. */
-function rateFor(config: GatewayConfig): number | undefined {
-  const r = quotedRates.get(config);
-  if (r) return r();
-  return config.plugins.includes('payment') ? config.oracle.fixedRate : undefined;
-}
+export const QuotedRateKey = serviceKey<QuotedRate>('quotedRate');
 
 /** What a million prompt and a million completion tokens cost in sats at `btcUsd` (price.ts, exact, rounded up). */
 export function satsPerMillion(p: Price, btcUsd: number): { input: number; output: number } {
@@ -48,13 +38,13 @@ export function priceOf(config: GatewayConfig, model: string): Price {
 }
 
 /** Models served by healthy backends now, with their USD prices and how many nodes serve each. */
-export function listModels(pool: BackendPool, config: GatewayConfig): ModelEntry[] {
+export function listModels(pool: BackendPool, config: GatewayConfig, rate: QuotedRate | undefined): ModelEntry[] {
   const nodes = new Map<string, number>();
   for (const node of pool.all()) {
     if (!node.healthy) continue;
     for (const m of node.listedModels()) nodes.set(m, (nodes.get(m) ?? 0) + 1);
   }
-  const btcUsd = rateFor(config);
+  const btcUsd = rate?.btcUsd();
   return [...nodes.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([id, count]) => {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { errorBody } from '../../src/errors.js';
 import { parseJsonObject, readBody } from '../../src/http/body.js';
-import { bearer, PROVIDER_KEY_DIRECTORY, type KeyDirectory } from '../../src/http/keys.js';
+import { bearer, ProviderKeyDirectory } from '../../src/http/keys.js';
 import { refuseUpgrade, type UpgradeRoutes } from '../../src/http/upgrade.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
@@ -37,8 +37,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   await accounts.init();
   const keys = new ProviderKeys(config, accounts);
   // Agents' keys authenticate the provider endpoints too (balance, withdraw-ecash).
-  const directory: KeyDirectory = { lookup: (key) => keys.lookup(key) };
-  deps.shared.set(PROVIDER_KEY_DIRECTORY, directory);
+  deps.services.provide(ProviderKeyDirectory, { lookup: (key) => keys.lookup(key) });
   const money = config.plugins.includes('change') ? await moneyServices(deps) : undefined;
 
   let metrics: MarketplaceMetrics | undefined;

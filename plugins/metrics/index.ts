@@ -1,8 +1,8 @@
 import type { Job, Settlement } from '../../src/pipeline/job.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
-import type { MoneyServices } from '../../src/money/services.js';
-import type { OracleMetrics } from '../oracle/index.js';
+import { MoneyKey } from '../../src/money/services.js';
+import { OracleKey, type OracleMetrics } from '../oracle/index.js';
 
 /** How a job ended, for owlrun_jobs_total: `refunded` = claimed, then nothing charged. */
 function outcomeOf(job: Job, s: Settlement): string {
@@ -27,7 +27,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     }
   });
   m.onCollect(async () => {
-    const money = (await deps.shared.get('money')) as MoneyServices | undefined;
+    const money = await deps.services.find(MoneyKey);
     if (!money) return;
     m.walletHeld.set(await money.wallet.heldBalance());
     m.balances.reset();
@@ -36,7 +36,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   });
   const seenErrors = new Map<string, number>();
   m.onCollect(() => {
-    const oracle = deps.shared.get('oracle') as OracleMetrics | undefined;
+    const oracle: OracleMetrics | undefined = deps.services.find(OracleKey);
     if (!oracle) {
       m.oracleRate.set(deps.config.oracle.fixedRate);
       return;

@@ -3,65 +3,24 @@ import { ConfigError } from '../../src/config/spec.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { parseJsonObject, readBody } from '../../src/http/body.js';
-import { bearer, KeyRing } from '../../src/http/keys.js';
-import { setModelsRate } from '../../src/models.js';
+import type { RouteScopes } from '../../src/http/scopes.js';
+import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import { serviceKey } from '../../src/pipeline/services.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { Broadcasts, view } from './broadcasts.js';
-import { Oracle, type OracleMetrics } from './oracle.js';
+import { Oracle } from './oracle.js';
 import { DAY_MS, OracleRepo } from './samples.js';
-import type { Fetcher } from './sources.js';
 import { rateBody } from './view.js';
 
 export { FORMULA } from './view.js';
 export type { OracleMetrics } from './oracle.js';
 
-/** The key other plugins (metrics) read the oracle under: deps.shared.get(ORACLE_SHARED_KEY) as OracleMetrics. */
-export const ORACLE_SHARED_KEY = 'oracle';
-
-/** Test seams, per gateway (its config object): an injectable clock and fetch. */
-export interface OracleHooks {
-  now?: () => number;
-  fetcher?: Fetcher;
-}
-// Process-wide (Symbol.for), not module-level: under tsx a test may hold a CommonJS copy of this
-// module while the gateway loads the ESM one; both must see the same maps.
-function processWide<T>(name: string, make: () => T): T {
-  const g = globalThis as unknown as Record<symbol, T | undefined>;
-  const key = Symbol.for(`owlrun.oracle.${name}`);
-  return (g[key] ??= make());
-}
-const hooks = processWide('hooks', () => new WeakMap<GatewayConfig, OracleHooks>());
-const instances = processWide('instances', () => new WeakMap<GatewayConfig, Oracle>());
-
-/** Sets the oracle's clock (and fetch) for the gateway started with this config. Tests only. */
-export function setOracleHooks(config: GatewayConfig, h: OracleHooks): void {
-  hooks.set(config, h);
-}
-
-/** The running oracle of the gateway started with this config (tests). */
-export function oracleOf(config: GatewayConfig): Oracle | undefined {
-  return instances.get(config);
-}
+/** The running oracle: its rate for the metrics plugin (OracleMetrics), and for tests. */
+export const OracleKey = serviceKey<Oracle>('oracle');
 
 const ADMIN_BODY_LIMIT = 64 * 1024;
-
-/**
- * Sends a GatewayError as its OpenAI-shaped body right here. The app's error handler recognises
- * GatewayError by class, which fails when it and this plugin hold different copies of errors.ts
- * (tsx in tests); answering here keeps the status and code right either way.
- */
-async function answerErrors(ctx: { status: number; body: unknown; set(h: Record<string, string>): void }, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (!(err instanceof GatewayError)) throw err;
-    ctx.status = err.status;
-    ctx.set(err.headers);
-    ctx.body = err.toBody();
-  }
-}
 
 /** Source names key the per-source status and metrics: unique; URLs: http(s). */
 function checkSources(config: GatewayConfig): void {
@@ -83,8 +42,7 @@ function checkSources(config: GatewayConfig): void {
  */
 export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const { config, db, log, pool } = deps;
-  const h = hooks.get(config) ?? {};
-  const now = h.now ?? Date.now;
+  const now = deps.now;
 
   checkSources(config);
   const broadcasts = new Broadcasts(db, config.broadcasts, now); // a wrong broadcast stops start-up, naming its key
@@ -100,27 +58,18 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     repo,
     log: log.child({ plugin: 'oracle' }),
     now,
-    fetcher: h.fetcher,
+    fetcher: deps.fetch,
   });
   await oracle.start();
   money.billing.setRateSource(oracle);
-  setModelsRate(config, () => money.billing.btcUsd());
-  deps.shared.set(ORACLE_SHARED_KEY, oracle satisfies OracleMetrics);
-  instances.set(config, oracle);
-
-  const adminKeys = config.admin.key || config.admin.sha256 ? new KeyRing([{ id: 'admin', key: config.admin.key, sha256: config.admin.sha256 }]) : undefined;
-  const requireAdmin = (header: string | undefined): void => {
-    if (!adminKeys) throw new GatewayError('route_not_found', 'admin endpoints are disabled: set admin.key (or admin.sha256) in the config');
-    const key = bearer(header);
-    if (!key) throw new GatewayError('auth_missing_key', 'the admin key is required: Authorization: Bearer KEY');
-    if (!adminKeys.match(key)) throw new GatewayError('auth_invalid_key', 'the admin key is not valid');
-  };
+  deps.services.provide(QuotedRateKey, money.billing);
+  deps.services.provide(OracleKey, oracle);
 
   return {
     name: 'oracle',
     priority: 600,
 
-    routes(router: Router) {
+    routes(router: Router, { admin }: RouteScopes) {
       router.get('/v1/oracle/rate', (ctx) => {
         ctx.set('cache-control', 'no-store');
         ctx.body = rateBody(oracle, config, pool, config.oracle.intervalSeconds);
@@ -145,26 +94,20 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         ctx.body = { object: 'list', data: (await broadcasts.current()).map(view) };
       });
 
-      router.post('/admin/broadcasts', (ctx) =>
-        answerErrors(ctx, async () => {
-          requireAdmin(ctx.get('authorization') || undefined);
-          const body = parseJsonObject(await readBody(ctx.req, ADMIN_BODY_LIMIT));
-          const { broadcast, created } = await broadcasts.put(body);
-          log.info({ id: broadcast.id, level: broadcast.level, created }, 'broadcast saved by admin');
-          ctx.status = created ? 201 : 200;
-          ctx.body = view(broadcast);
-        }),
-      );
+      admin.post('/broadcasts', async (ctx) => {
+        const body = parseJsonObject(await readBody(ctx.req, ADMIN_BODY_LIMIT));
+        const { broadcast, created } = await broadcasts.put(body);
+        log.info({ id: broadcast.id, level: broadcast.level, created }, 'broadcast saved by admin');
+        ctx.status = created ? 201 : 200;
+        ctx.body = view(broadcast);
+      });
 
-      router.delete('/admin/broadcasts/:id', (ctx) =>
-        answerErrors(ctx, async () => {
-          requireAdmin(ctx.get('authorization') || undefined);
-          const id = ctx.params.id ?? '';
-          if (!(await broadcasts.remove(id))) throw new GatewayError('route_not_found', `no broadcast "${id}" added by an admin`);
-          log.info({ id }, 'broadcast removed by admin');
-          ctx.status = 204;
-        }),
-      );
+      admin.delete('/broadcasts/:id', async (ctx) => {
+        const id = ctx.params.id ?? '';
+        if (!(await broadcasts.remove(id))) throw new GatewayError('route_not_found', `no broadcast "${id}" added by an admin`);
+        log.info({ id }, 'broadcast removed by admin');
+        ctx.status = 204;
+      });
     },
 
     async close() {

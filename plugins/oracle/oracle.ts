@@ -7,7 +7,7 @@ import { absurdIndexes, fetchSource, median, SOURCE_ERROR_REASONS, type Fetcher,
 
 // The oracle service: polls the sources on an interval, stores each round's median as a sample,
 // and keeps the published rate in force (publisher.ts). It is the RateSource Billing quotes
-// with, and what the metrics plugin reads (deps.shared.get('oracle') → OracleMetrics).
+// with, and what the metrics plugin reads (services.find(OracleKey) → OracleMetrics).
 
 /** What a metrics exporter reads; plain getters and counters, no prom-client here. */
 export interface OracleMetrics {

@@ -51,7 +51,7 @@ export interface ExampleRow {
 
 /** Worked examples at `btcUsd` for every priced or served model, and '*' for the default price. */
 export function examples(config: GatewayConfig, pool: BackendPool, btcUsd: number): ExampleRow[] {
-  const names = new Set<string>([...Object.keys(config.pricing.models), ...listModels(pool, config).map((m) => m.id)]);
+  const names = new Set<string>([...Object.keys(config.pricing.models), ...listModels(pool, config, undefined).map((m) => m.id)]);
   const rows: [string, Price][] = [...[...names].sort().map((m): [string, Price] => [m, priceOf(config, m)]), ['*', config.pricing.default]];
   return rows.map(([model, p]) => {
     const per = satsPerMillion(p, btcUsd);

@@ -2,6 +2,7 @@ import { Billing } from '../../src/billing/billing.js';
 import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
 import type { InspectedToken, TokenFormat } from '../../src/cashu/types.js';
 import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
+import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
 import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
@@ -41,6 +42,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   // Build the tokenizer now, not on the first paid request (~100 ms).
   money.billing.quote('warm-up', { prompt: 'warm up' });
   if (mints.length === 0) throw new Error('payment: payment.mints lists no trusted mint');
+  deps.services.provide(QuotedRateKey, money.billing);
 
   const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
     const err = new GatewayError(code, opts.message);

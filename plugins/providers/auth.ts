@@ -1,45 +1,37 @@
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { Middleware } from 'koa';
+import type { KeyEntry } from '../../src/config/types.js';
+import { GatewayError } from '../../src/errors.js';
 import { bearer, KeyRing, type KeyDirectory } from '../../src/http/keys.js';
-import { ApiError } from './errors.js';
+import { CHALLENGE } from '../../src/http/scopes.js';
 
-const CHALLENGE = { 'WWW-Authenticate': 'Bearer' };
+/** The provider a request acts for, set by providerAuth. */
+export interface ProviderState {
+  provider: string;
+}
 
 /**
- * Provider keys (`providers[]`, plain or sha256, compared in constant time by KeyRing) and the
- * admin key. A provider key identifies its provider: every /v1/provider/* call and every node
- * registration acts for that provider only. A request that names another provider (`provider`
- * in the query or body) is refused with 401, as a wrong key is.
+ * Provider keys (`providers[]`, plain or sha256, compared in constant time by KeyRing). A key
+ * identifies its provider: every /v1/provider/* call and every node registration acts for that
+ * provider only, stored in ctx.state.provider. A request that names another provider
+ * (`?provider=`, or a body's `provider` checked with `actsFor`) is refused with 401, as a wrong key is.
  */
-export class ApiAuth {
-  private readonly providers: KeyRing;
-  private readonly admin: KeyRing | undefined;
+export function providerAuth(keys: readonly KeyEntry[], directory: () => KeyDirectory | undefined = () => undefined): Middleware<ProviderState> {
+  const ring = new KeyRing(keys);
+  return async (ctx, next) => {
+    const key = bearer(ctx.get('Authorization') || undefined);
+    if (!key) throw new GatewayError('auth_missing_key', 'a provider key is required: Authorization: Bearer KEY', CHALLENGE);
+    // Keys beyond providers[]: node agents a plugin admitted (the directory it provides).
+    const id = ring.match(key) ?? (await directory()?.lookup(key));
+    if (!id) throw new GatewayError('auth_invalid_key', 'the provider key is not valid', CHALLENGE);
+    actsFor(id, ctx.query.provider);
+    ctx.state.provider = id;
+    await next();
+  };
+}
 
-  /** @param directory keys beyond providers[] (node agents joined on first use), when a plugin admits such keys */
-  constructor(
-    config: GatewayConfig,
-    private readonly directory: () => KeyDirectory | undefined = () => undefined,
-  ) {
-    this.providers = new KeyRing(config.providers);
-    this.admin = config.admin.key || config.admin.sha256 ? new KeyRing([{ id: 'admin', key: config.admin.key, sha256: config.admin.sha256 }]) : undefined;
-  }
-
-  /** The provider whose key this is; throws 401 (missing, wrong, or another provider named). */
-  async provider(authorization: string | undefined, claimed?: unknown): Promise<string> {
-    const key = bearer(authorization);
-    if (!key) throw new ApiError('auth_missing_key', 'a provider key is required: Authorization: Bearer KEY', CHALLENGE);
-    const id = this.providers.match(key) ?? (await this.directory()?.lookup(key));
-    if (!id) throw new ApiError('auth_invalid_key', 'the provider key is not valid', CHALLENGE);
-    if (claimed !== undefined && claimed !== null && claimed !== '' && claimed !== id) {
-      throw new ApiError('auth_invalid_key', "this key belongs to another provider: a provider can only act for itself", CHALLENGE);
-    }
-    return id;
-  }
-
-  /** Throws unless the admin key is presented; 404 while admin.key is not set. */
-  requireAdmin(authorization: string | undefined): void {
-    if (!this.admin) throw new ApiError('route_not_found', 'admin endpoints are disabled: set admin.key (or admin.sha256) in the config');
-    const key = bearer(authorization);
-    if (!key) throw new ApiError('auth_missing_key', 'the admin key is required: Authorization: Bearer KEY', CHALLENGE);
-    if (!this.admin.match(key)) throw new ApiError('auth_invalid_key', 'the admin key is not valid', CHALLENGE);
+/** Throws 401 when a request names another provider than the one whose key it carries. */
+export function actsFor(provider: string, claimed: unknown): void {
+  if (claimed !== undefined && claimed !== null && claimed !== '' && claimed !== provider) {
+    throw new GatewayError('auth_invalid_key', 'this key belongs to another provider: a provider can only act for itself', CHALLENGE);
   }
 }

@@ -1,7 +1,5 @@
-import type Router from '@koa/router';
-import type { GatewayConfig } from '../../src/config/types.js';
+import Router from '@koa/router';
 import { readBody, parseJsonObject } from '../../src/http/body.js';
-import { PROVIDER_KEY_DIRECTORY, type KeyDirectory } from '../../src/http/keys.js';
 import { earnings, DAY_MS, type Earner } from '../../src/ledger/history.js';
 import { GATEWAY_ACCOUNT, providerAccount } from '../../src/ledger/jobs.js';
 import { RegistrationsRepo } from '../../src/ledger/registrations.js';
@@ -11,23 +9,19 @@ import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { SqlExecutor } from '../../src/store/db.js';
 import type { TokenFormat } from '../../src/cashu/types.js';
-import { ApiAuth } from './auth.js';
-import { ApiError, answerErrors } from './errors.js';
+import { GatewayError } from '../../src/errors.js';
+import { noStore, type RouteScopes } from '../../src/http/scopes.js';
+import { ProviderKeyDirectory } from '../../src/http/keys.js';
+import { serviceKey } from '../../src/pipeline/services.js';
+import { actsFor, providerAuth, type ProviderState } from './auth.js';
 import { parseAnnouncement, Registrar } from './nodes.js';
 import { Withdrawer, type WithdrawResult } from './withdraw.js';
-
-export { PROVIDER_ERRORS } from './errors.js';
 
 const BODY_LIMIT = 64 * 1024;
 const RECONCILE_MS = 30_000;
 /** A withdrawal whose mint answer is missing this long is settled by the reconciler (other replicas' included). */
 const IN_DOUBT_AGE_MS = 60_000;
 const MAX_HISTORY_DAYS = 3660;
-
-/** Test seams, per gateway (its config object): an injectable clock for registrations. */
-export interface ProvidersHooks {
-  now?: () => number;
-}
 
 /** What tests can drive directly: the registration sweep and the withdrawal reconciler. */
 export interface ProvidersControl {
@@ -36,25 +30,7 @@ export interface ProvidersControl {
   /** Settles withdrawals whose mint answer was lost (any age). */
   reconcile(): Promise<number>;
 }
-
-// Process-wide (Symbol.for), not module-level: under tsx a test may hold another copy of this
-// module than the gateway loads; both must see the same maps.
-function processWide<T>(name: string, make: () => T): T {
-  const g = globalThis as unknown as Record<symbol, T | undefined>;
-  return (g[Symbol.for(`owlrun.providers.${name}`)] ??= make());
-}
-const hooks = processWide('hooks', () => new WeakMap<GatewayConfig, ProvidersHooks>());
-const instances = processWide('instances', () => new WeakMap<GatewayConfig, ProvidersControl>());
-
-/** Sets the registration clock for the gateway started with this config. Tests only. */
-export function setProvidersHooks(config: GatewayConfig, h: ProvidersHooks): void {
-  hooks.set(config, h);
-}
-
-/** The running plugin's sweep and reconciler, for the gateway started with this config (tests). */
-export function providersOf(config: GatewayConfig): ProvidersControl | undefined {
-  return instances.get(config);
-}
+export const ProvidersControlKey = serviceKey<ProvidersControl>('providers');
 
 async function jsonBody(req: Parameters<typeof readBody>[0]): Promise<Record<string, unknown>> {
   const raw = await readBody(req, BODY_LIMIT);
@@ -64,7 +40,7 @@ async function jsonBody(req: Parameters<typeof readBody>[0]): Promise<Record<str
 function amountParam(v: unknown): number | undefined {
   if (v === undefined || v === null || v === 'all') return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0 || v > 2 ** 40) {
-    throw new ApiError('invalid_request', 'amount_sats: a positive whole number of sats (leave it out to withdraw the whole balance)');
+    throw new GatewayError('invalid_request', 'amount_sats: a positive whole number of sats (leave it out to withdraw the whole balance)');
   }
   return v;
 }
@@ -72,12 +48,12 @@ function amountParam(v: unknown): number | undefined {
 function formatParam(v: unknown): TokenFormat {
   if (v === undefined || v === null || v === 'B' || v === 'cashuB') return 'B';
   if (v === 'A' || v === 'cashuA') return 'A';
-  throw new ApiError('invalid_request', 'format: "cashuA" (V3) or "cashuB" (V4, the default)');
+  throw new GatewayError('invalid_request', 'format: "cashuA" (V3) or "cashuB" (V4, the default)');
 }
 
 function invoiceParam(v: unknown): string {
   if (typeof v !== 'string' || v.length > 4000 || !/^(lightning:)?ln[a-z0-9]+$/i.test(v.trim())) {
-    throw new ApiError('invalid_request', 'invoice: a BOLT-11 invoice ("lnbc…") with an amount');
+    throw new GatewayError('invalid_request', 'invoice: a BOLT-11 invoice ("lnbc…") with an amount');
   }
   return v.trim().replace(/^lightning:/i, '').toLowerCase();
 }
@@ -85,7 +61,7 @@ function invoiceParam(v: unknown): string {
 function daysParam(v: unknown): number {
   if (v === undefined) return 30;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_HISTORY_DAYS) throw new ApiError('invalid_request', `days: 1 to ${MAX_HISTORY_DAYS}`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_HISTORY_DAYS) throw new GatewayError('invalid_request', `days: 1 to ${MAX_HISTORY_DAYS}`);
   return n;
 }
 
@@ -121,13 +97,12 @@ export function withdrawalView(w: WithdrawalRow): Record<string, unknown> {
 export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const { config, db, pool, metrics } = deps;
   const log = deps.log.child({ plugin: 'providers' });
-  const now = (): number => (hooks.get(config)?.now ?? Date.now)();
+  const now = deps.now;
   const money = await moneyServices(deps);
   const withdrawals = new WithdrawalsRepo(db);
   const registrations = new RegistrationsRepo(db);
   await withdrawals.init();
   await registrations.init();
-  const auth = new ApiAuth(config, () => deps.shared.get(PROVIDER_KEY_DIRECTORY) as KeyDirectory | undefined);
   const withdrawer = new Withdrawer({ db, money, repo: withdrawals, log, metrics });
   const registrar = new Registrar({ pool, repo: registrations, ttlMs: config.nodeTtlSeconds * 1000, timeoutMs: config.health.timeoutMs, log, now });
 
@@ -150,7 +125,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       reconcile(IN_DOUBT_AGE_MS).catch((err: unknown) => log.error({ err }, 'withdrawal reconcile failed'));
     }
   }, refreshMs).unref();
-  instances.set(config, { refresh: () => registrar.refresh(), reconcile: () => reconcile(0) });
+  deps.services.provide(ProvidersControlKey, { refresh: () => registrar.refresh(), reconcile: () => reconcile(0) });
 
   const balanceOf = async (account: string, sql: SqlExecutor = db) => {
     const b = await money.jobs.balance(account);
@@ -228,133 +203,77 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     name: 'providers',
     priority: 500,
 
-    routes(router: Router) {
-      const providerOf = (ctx: { get(h: string): string; query: Record<string, unknown> }, body?: Record<string, unknown>) =>
-        auth.provider(ctx.get('authorization') || undefined, ctx.query.provider ?? body?.provider);
-      const noStore = (ctx: { set(k: string, v: string): void }) => ctx.set('Cache-Control', 'no-store');
+    routes(router: Router, { admin }: RouteScopes) {
+      // Every /v1/provider route acts for the provider whose key it carries; nothing is cached.
+      const provider = new Router<ProviderState>({ prefix: '/v1/provider' });
+      const auth = providerAuth(config.providers, () => deps.services.find(ProviderKeyDirectory));
+      provider.use(auth, noStore);
+      type Ctx = { state: ProviderState; req: Parameters<typeof jsonBody>[0] };
+      /** A POST body naming another provider is refused as a wrong key is. */
+      const bodyOf = async (ctx: Ctx) => {
+        const body = await jsonBody(ctx.req);
+        actsFor(ctx.state.provider, body.provider);
+        return body;
+      };
 
-      router.get('/v1/provider/balance', (ctx) =>
-        answerErrors(ctx, async () => {
-          const provider = await providerOf(ctx);
-          noStore(ctx);
-          ctx.body = { provider, ...(await balanceOf(providerAccount(provider))) };
-        }),
-      );
+      provider.get('/balance', async (ctx) => {
+        ctx.body = { provider: ctx.state.provider, ...(await balanceOf(providerAccount(ctx.state.provider))) };
+      });
+      provider.get('/history', async (ctx) => {
+        ctx.body = { provider: ctx.state.provider, ...(await history({ provider: ctx.state.provider }, daysParam(ctx.query.days))) };
+      });
+      provider.get('/withdrawals', async (ctx) => {
+        ctx.body = { object: 'list', data: (await withdrawals.list(providerAccount(ctx.state.provider))).map(withdrawalView) };
+      });
+      provider.get('/nodes', async (ctx) => {
+        ctx.body = { object: 'list', data: await registrar.ofProvider(ctx.state.provider) };
+      });
+      provider.post('/withdraw-ecash', async (ctx) => {
+        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx));
+        ctx.status = out.status;
+        ctx.body = { provider: ctx.state.provider, ...out.body };
+      });
+      provider.post('/withdraw-lightning', async (ctx) => {
+        const out = await withdrawLightning(providerAccount(ctx.state.provider), await bodyOf(ctx));
+        ctx.status = out.status;
+        ctx.body = { provider: ctx.state.provider, ...out.body };
+      });
+      router.use(provider.routes());
 
-      router.get('/v1/provider/history', (ctx) =>
-        answerErrors(ctx, async () => {
-          const provider = await providerOf(ctx);
-          noStore(ctx);
-          ctx.body = { provider, ...(await history({ provider }, daysParam(ctx.query.days))) };
-        }),
-      );
+      router.post('/v1/gateway/register', auth, async (ctx) => {
+        const { created, view } = await registrar.register(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)));
+        ctx.status = created ? 201 : 200;
+        ctx.body = { ...view, heartbeat_seconds: Math.max(1, Math.floor(config.nodeTtlSeconds / 3)) };
+      });
+      router.delete('/v1/gateway/register', auth, async (ctx) => {
+        await registrar.leave(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)).name);
+        ctx.status = 204;
+      });
 
-      router.get('/v1/provider/withdrawals', (ctx) =>
-        answerErrors(ctx, async () => {
-          const provider = await providerOf(ctx);
-          noStore(ctx);
-          ctx.body = { object: 'list', data: (await withdrawals.list(providerAccount(provider))).map(withdrawalView) };
-        }),
-      );
-
-      router.get('/v1/provider/nodes', (ctx) =>
-        answerErrors(ctx, async () => {
-          const provider = await providerOf(ctx);
-          noStore(ctx);
-          ctx.body = { object: 'list', data: await registrar.ofProvider(provider) };
-        }),
-      );
-
-      router.post('/v1/provider/withdraw-ecash', (ctx) =>
-        answerErrors(ctx, async () => {
-          const body = await jsonBody(ctx.req);
-          const provider = await providerOf(ctx, body);
-          const out = await withdrawEcash(providerAccount(provider), body);
-          noStore(ctx);
-          ctx.status = out.status;
-          ctx.body = { provider, ...out.body };
-        }),
-      );
-
-      router.post('/v1/provider/withdraw-lightning', (ctx) =>
-        answerErrors(ctx, async () => {
-          const body = await jsonBody(ctx.req);
-          const provider = await providerOf(ctx, body);
-          const out = await withdrawLightning(providerAccount(provider), body);
-          noStore(ctx);
-          ctx.status = out.status;
-          ctx.body = { provider, ...out.body };
-        }),
-      );
-
-      router.post('/v1/gateway/register', (ctx) =>
-        answerErrors(ctx, async () => {
-          const body = await jsonBody(ctx.req);
-          const provider = await providerOf(ctx, body);
-          const { created, view } = await registrar.register(provider, parseAnnouncement(body));
-          ctx.status = created ? 201 : 200;
-          ctx.body = { ...view, heartbeat_seconds: Math.max(1, Math.floor(config.nodeTtlSeconds / 3)) };
-        }),
-      );
-
-      router.delete('/v1/gateway/register', (ctx) =>
-        answerErrors(ctx, async () => {
-          const body = await jsonBody(ctx.req);
-          const provider = await providerOf(ctx, body);
-          await registrar.leave(provider, parseAnnouncement(body).name);
-          ctx.status = 204;
-        }),
-      );
-
-      router.get('/admin/ledger', (ctx) =>
-        answerErrors(ctx, async () => {
-          auth.requireAdmin(ctx.get('authorization') || undefined);
-          noStore(ctx);
-          ctx.body = await ledger();
-        }),
-      );
-
-      router.get('/admin/history', (ctx) =>
-        answerErrors(ctx, async () => {
-          auth.requireAdmin(ctx.get('authorization') || undefined);
-          const provider = typeof ctx.query.provider === 'string' && ctx.query.provider ? ctx.query.provider : undefined;
-          noStore(ctx);
-          ctx.body = { account: provider ?? 'gateway', ...(await history(provider ? { provider } : { gateway: true }, daysParam(ctx.query.days))) };
-        }),
-      );
-
-      router.get('/admin/withdrawals', (ctx) =>
-        answerErrors(ctx, async () => {
-          auth.requireAdmin(ctx.get('authorization') || undefined);
-          noStore(ctx);
-          ctx.body = { object: 'list', data: (await withdrawals.list(GATEWAY_ACCOUNT)).map(withdrawalView) };
-        }),
-      );
-
-      router.post('/admin/withdraw-ecash', (ctx) =>
-        answerErrors(ctx, async () => {
-          auth.requireAdmin(ctx.get('authorization') || undefined);
-          const out = await withdrawEcash(GATEWAY_ACCOUNT, await jsonBody(ctx.req));
-          noStore(ctx);
-          ctx.status = out.status;
-          ctx.body = out.body;
-        }),
-      );
-
-      router.post('/admin/withdraw-lightning', (ctx) =>
-        answerErrors(ctx, async () => {
-          auth.requireAdmin(ctx.get('authorization') || undefined);
-          const out = await withdrawLightning(GATEWAY_ACCOUNT, await jsonBody(ctx.req));
-          noStore(ctx);
-          ctx.status = out.status;
-          ctx.body = out.body;
-        }),
-      );
+      admin.get('/ledger', async (ctx) => {
+        ctx.body = await ledger();
+      });
+      admin.get('/history', async (ctx) => {
+        const provider = typeof ctx.query.provider === 'string' && ctx.query.provider ? ctx.query.provider : undefined;
+        ctx.body = { account: provider ?? 'gateway', ...(await history(provider ? { provider } : { gateway: true }, daysParam(ctx.query.days))) };
+      });
+      admin.get('/withdrawals', async (ctx) => {
+        ctx.body = { object: 'list', data: (await withdrawals.list(GATEWAY_ACCOUNT)).map(withdrawalView) };
+      });
+      admin.post('/withdraw-ecash', async (ctx) => {
+        const out = await withdrawEcash(GATEWAY_ACCOUNT, await jsonBody(ctx.req));
+        ctx.status = out.status;
+        ctx.body = out.body;
+      });
+      admin.post('/withdraw-lightning', async (ctx) => {
+        const out = await withdrawLightning(GATEWAY_ACCOUNT, await jsonBody(ctx.req));
+        ctx.status = out.status;
+        ctx.body = out.body;
+      });
     },
 
     async close() {
       clearInterval(timer);
-      instances.delete(config);
     },
   };
 }

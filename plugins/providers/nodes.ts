@@ -5,7 +5,7 @@ import type { Registration, RegistrationsRepo } from '../../src/ledger/registrat
 import { probeNode } from '../../src/proxy/health.js';
 import { BackendNode } from '../../src/proxy/node.js';
 import type { BackendPool } from '../../src/proxy/pool.js';
-import { ApiError } from './errors.js';
+import { GatewayError } from '../../src/errors.js';
 
 export interface Announcement {
   url: string;
@@ -21,7 +21,7 @@ const MAX_MODELS = 256;
 
 /** Validates a registration body: {url, kind, models?, maxConcurrent?, name?}; throws 400 naming the field. */
 export function parseAnnouncement(body: Record<string, unknown>): Announcement {
-  const bad = (field: string, what: string) => new ApiError('invalid_request', `${field}: ${what}`);
+  const bad = (field: string, what: string) => new GatewayError('invalid_request', `${field}: ${what}`);
   if (typeof body.url !== 'string' || body.url.length > 2048) throw bad('url', 'expected the node\'s base URL, e.g. "http://10.0.0.5:11434"');
   let u: URL;
   try {
@@ -85,18 +85,18 @@ export class Registrar {
     // One URL is one node: it cannot also be a configured backend, another provider's node, or
     // this provider's node under another name.
     const clash = pool.all().find((n) => (n.id === id && n.source !== 'registered') || (n.url === a.url && n.id !== id));
-    if (clash) throw new ApiError('node_conflict', clash.source === 'registered' && clash.provider === provider ? `this URL is already registered as ${clash.id}` : undefined);
+    if (clash) throw new GatewayError('node_conflict', clash.source === 'registered' && clash.provider === provider ? `this URL is already registered as ${clash.id}` : undefined);
     // The health check first: a node joins the pool only once the gateway can reach it.
     const probe = await probeNode(new BackendNode({ id, kind: a.kind, url: a.url, provider, models: a.models, maxConcurrent: a.maxConcurrent, source: 'registered' }), this.d.timeoutMs);
     const existing = pool.get(id);
     if (!probe.ok) {
       if (existing?.source === 'registered') pool.applyHealth(existing, probe);
       log.info({ node: id, provider, error: probe.error }, 'node registration refused: health check failed');
-      throw new ApiError('node_unreachable', `the node did not pass its health check (${probe.error}); it was not ${existing ? 'renewed' : 'added'}`);
+      throw new GatewayError('node_unreachable', `the node did not pass its health check (${probe.error}); it was not ${existing ? 'renewed' : 'added'}`);
     }
     const now = this.d.now();
     const res = await repo.upsert({ id, provider, url: a.url, kind: a.kind, models: a.models, maxConcurrent: a.maxConcurrent, seenAt: now, expiresAt: now + this.d.ttlMs });
-    if ('conflict' in res) throw new ApiError('node_conflict');
+    if ('conflict' in res) throw new GatewayError('node_conflict');
     const { node, created } = pool.register({ ...this.spec(res.registration) }, probe);
     if (created || res.created) log.info({ node: id, provider, kind: a.kind, models: node.listedModels() }, 'node registered');
     return { created: res.created, view: this.view(res.registration) };
@@ -105,7 +105,7 @@ export class Registrar {
   /** A provider's node leaves at once. */
   async leave(provider: string, name: string): Promise<void> {
     const id = Registrar.nodeId(provider, name);
-    if (!(await this.d.repo.remove(id, provider))) throw new ApiError('node_not_found');
+    if (!(await this.d.repo.remove(id, provider))) throw new GatewayError('node_not_found');
     if (this.d.pool.get(id)?.source === 'registered') this.d.pool.remove(id);
     this.d.log.info({ node: id, provider }, 'node left the pool (deregistered)');
   }

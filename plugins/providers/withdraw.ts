@@ -4,12 +4,12 @@ import type { ProofRow } from '../../src/cashu/holdings.js';
 import type { KeysetKeys } from '../../src/cashu/keysets.js';
 import { SpendError, selectCovering, selectExactProofs, selectExactWithFee, type SpendHooks, type SpendOutcome } from '../../src/cashu/spend.js';
 import type { TokenFormat } from '../../src/cashu/types.js';
+import { GatewayError } from '../../src/errors.js';
 import { GATEWAY_ACCOUNT as GATEWAY } from '../../src/ledger/jobs.js';
 import { debit, InsufficientBalanceError, type WithdrawalRow, type WithdrawalsRepo } from '../../src/ledger/withdrawals.js';
 import type { GatewayMetrics } from '../../src/metrics/registry.js';
 import type { MoneyServices } from '../../src/money/services.js';
 import type { Db, SqlExecutor } from '../../src/store/db.js';
-import { ApiError } from './errors.js';
 
 /** Jobs whose held proofs are not the gateway's to spend: their change is paid from them at settlement. */
 export const LOCKED_JOBS = `SELECT id FROM jobs WHERE state <> 'settled'`;
@@ -93,7 +93,7 @@ export class Withdrawer {
         return { kind: 'swap' as const, prepared };
       }
       if (error !== undefined && mints.some((m) => !keysets.has(m))) throw error; // the swap needs a mint that cannot be reached
-      throw new ApiError('balance_locked');
+      throw new GatewayError('balance_locked');
     });
     if (plan.kind === 'swap') {
       const out = await this.run(id, (hooks) => spender.executeSwap(plan.prepared, hooks), this.hooks(id));
@@ -112,7 +112,7 @@ export class Withdrawer {
     if (before <= 0) throw insufficient(account, before);
     // The quote is the mint's: ask the mint that holds the most spendable sats.
     const mint = (await db.tx((sql) => this.mintsBySpendable(sql)))[0] ?? money.wallet.mints[0];
-    if (!mint) throw new ApiError('balance_locked', 'the gateway holds no proofs at a trusted mint');
+    if (!mint) throw new GatewayError('balance_locked', 'the gateway holds no proofs at a trusted mint');
     const keyset = await this.prepareMint(mint);
     let quote;
     try {
@@ -128,7 +128,7 @@ export class Withdrawer {
       const rows = await spender.spendable(sql, mint, LOCKED_JOBS);
       const feeOf = (c: readonly ProofRow[]) => spender.inputFee(mint, c);
       const cover = selectExactWithFee(rows, base, feeOf) ?? selectCovering(rows, base, amountOf, feeOf);
-      if (!cover) throw new ApiError('balance_locked');
+      if (!cover) throw new GatewayError('balance_locked');
       const hold = base + feeOf(cover);
       if (hold > available) throw insufficient(account, available, hold, hold - quote.amount);
       const p = await spender.planMelt(sql, id, mint, keyset, cover, quote);
@@ -200,7 +200,7 @@ export class Withdrawer {
     this.count(w);
     if (out.kind === 'refused' || w.state !== 'done') {
       this.d.log.info({ ...log, state: w.state }, 'withdrawal refused by the mint');
-      throw new ApiError('withdrawal_failed', `the mint refused the withdrawal (${w.error ?? 'refused'}); ${w.debited_sats > 0 ? `${w.debited_sats} sats of fees were debited` : 'the balance is whole'}`);
+      throw new GatewayError('withdrawal_failed', `the mint refused the withdrawal (${w.error ?? 'refused'}); ${w.debited_sats > 0 ? `${w.debited_sats} sats of fees were debited` : 'the balance is whole'}`);
     }
     this.d.log.info(log, 'withdrawal paid');
     return { status: 'paid', withdrawal: w };
@@ -246,20 +246,19 @@ function newId(): string {
   return `wd:${randomBytes(12).toString('base64url')}`;
 }
 
-function insufficient(account: string, available: number, wanted?: number, fee = 0): ApiError {
+function insufficient(account: string, available: number, wanted?: number, fee = 0): GatewayError {
   const who = account === GATEWAY ? 'the gateway' : account.replace(/^provider:/, '');
   const fees = fee > 0 ? ` (${fee} sats of it mint fees)` : '';
   const needs = wanted === undefined ? '' : `; this withdrawal needs ${wanted}${fees}`;
-  return new ApiError('insufficient_balance', `${who} has ${Math.max(0, available)} sats available${needs}`);
+  return new GatewayError('insufficient_balance', `${who} has ${Math.max(0, available)} sats available${needs}`);
 }
 
 function apiErrorOf(err: unknown, refused: 'invoice_invalid' | 'withdrawal_failed'): Error {
-  if (err instanceof ApiError || err instanceof InsufficientBalanceError) return err;
+  if (err instanceof GatewayError || err instanceof InsufficientBalanceError) return err;
   if (err instanceof SpendError) {
-    if (err.reason === 'unreachable') return new ApiError('cashu_mint_unreachable');
-    return new ApiError(refused, `${refused === 'invoice_invalid' ? 'the mint will not pay this invoice' : 'the withdrawal cannot be made'}: ${err.message}`);
+    if (err.reason === 'unreachable') return new GatewayError('cashu_mint_unreachable');
+    return new GatewayError(refused, `${refused === 'invoice_invalid' ? 'the mint will not pay this invoice' : 'the withdrawal cannot be made'}: ${err.message}`);
   }
-  const e = err as { code?: unknown } | undefined;
-  if (e && e.code === 'cashu_mint_unreachable') return new ApiError('cashu_mint_unreachable');
-  return err instanceof Error ? err : new ApiError('internal_error');
+  if (err instanceof GatewayError && err.code === 'cashu_mint_unreachable') return new GatewayError('cashu_mint_unreachable');
+  return err instanceof Error ? err : new GatewayError('internal_error');
 }

@@ -2,11 +2,6 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { errorBody, GatewayError } from '../errors.js';
 
-/** By shape, not instanceof: a test runner may load two copies of src/errors.ts. */
-function isGatewayError(err: unknown): err is GatewayError {
-  return err instanceof GatewayError || (err instanceof Error && err.name === 'GatewayError' && typeof (err as GatewayError).toBody === 'function');
-}
-
 /** One error path: a GatewayError becomes its OpenAI-shaped body; anything else a logged 500. */
 export function errorHandler(log: Logger): Middleware {
   return async (ctx, next) => {
@@ -17,7 +12,7 @@ export function errorHandler(log: Logger): Middleware {
         ctx.body = errorBody('route_not_found', `no route ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
-      if (isGatewayError(err)) {
+      if (err instanceof GatewayError) {
         ctx.status = err.status;
         ctx.set(err.headers);
         ctx.body = err.toBody();

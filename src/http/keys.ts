@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { KeyEntry } from '../config/types.js';
+import { serviceKey } from '../pipeline/services.js';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -34,11 +35,11 @@ export function bearer(header: string | string[] | undefined): string | undefine
 
 /**
  * Keys beyond `providers[]` that identify a provider (e.g. node agents joined on first use),
- * shared under PROVIDER_KEY_DIRECTORY by the plugin that admits them.
+ * provided as ProviderKeyDirectory by the plugin that admits them.
  */
 export interface KeyDirectory {
   /** The provider of a key, or undefined. */
   lookup(key: string): Promise<string | undefined>;
 }
 
-export const PROVIDER_KEY_DIRECTORY = 'provider-key-directory';
+export const ProviderKeyDirectory = serviceKey<KeyDirectory>('provider-key-directory');

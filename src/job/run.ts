@@ -158,7 +158,7 @@ class JobRun {
           return upstream;
         }
       } catch (err) {
-        if (NodeRefusedError.is(err)) deps.log.warn({ node: node.id, reason: err.message, job: job.id }, 'node did not take the job; trying the next one');
+        if (err instanceof NodeRefusedError) deps.log.warn({ node: node.id, reason: err.message, job: job.id }, 'node did not take the job; trying the next one');
         else if (!(err instanceof ConnectError)) throw err;
         else if (!err.staleSocket) deps.pool.markFailed(node, err.message);
         node.failovers++;

@@ -4,6 +4,7 @@ import { FixedRate } from '../billing/rate.js';
 import { GatewayWallet } from '../cashu/wallet.js';
 import { JobsRepo } from '../ledger/jobs.js';
 import type { PluginDeps } from '../pipeline/registry.js';
+import { serviceKey } from '../pipeline/services.js';
 
 /** The money services payment, metering and change share: one of each per gateway. */
 export interface MoneyServices {
@@ -12,11 +13,12 @@ export interface MoneyServices {
   billing: Billing;
 }
 
-const KEY = 'money';
+/** The one set of money services per gateway (a promise: made once, on first use). */
+export const MoneyKey = serviceKey<Promise<MoneyServices>>('money');
 
 /** Created once, on first use by any plugin; schemas are created before it is handed out. */
 export function moneyServices(deps: PluginDeps): Promise<MoneyServices> {
-  let made = deps.shared.get(KEY) as Promise<MoneyServices> | undefined;
+  let made = deps.services.find(MoneyKey);
   if (!made) {
     made = (async () => {
       const wallet = new GatewayWallet({
@@ -38,7 +40,7 @@ export function moneyServices(deps: PluginDeps): Promise<MoneyServices> {
       await jobs.heartbeat(Date.now());
       return { wallet, jobs, billing: new Billing(deps.config, new FixedRate(deps.config.oracle.fixedRate)) };
     })();
-    deps.shared.set(KEY, made);
+    deps.services.provide(MoneyKey, made);
   }
   return made;
 }

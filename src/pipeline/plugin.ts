@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { UpgradeRoutes } from '../http/upgrade.js';
 import type { Job, Settlement } from './job.js';
 import type { StreamAction, StreamEvent } from '../stream/event.js';
+import type { RouteScopes } from '../http/scopes.js';
 
 export type Verdict =
   | { readonly kind: 'continue' }
@@ -29,8 +30,12 @@ export interface GatewayPlugin {
    * no transaction is opened when no plugin needs one for the job.
    */
   readonly settlesWithoutStore?: boolean | ((job: Job) => boolean);
-  /** Mounts the plugin's own HTTP endpoints (e.g. GET /v1/change/{receipt}). */
-  routes?(router: Router): void;
+  /**
+   * Mounts the plugin's own HTTP endpoints (e.g. GET /v1/change/{receipt}) on the root router,
+   * or on a scope (scopes.admin: /admin, the admin key checked, answers not cached).
+   * A thrown GatewayError becomes its error body (the app's one error handler).
+   */
+  routes?(router: Router, scopes: RouteScopes): void;
   /** Mounts the plugin's HTTP upgrade endpoints (e.g. a WebSocket) and their shutdown drain. */
   upgrades?(routes: UpgradeRoutes): void;
   close?(): Promise<void>;

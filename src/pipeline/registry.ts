@@ -5,6 +5,7 @@ import type { BackendPool } from '../proxy/pool.js';
 import type { Db } from '../store/db.js';
 import type { GatewayPlugin } from './plugin.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
+import type { Services } from './services.js';
 
 /** What a plugin may use. Shared services are created once by the gateway and handed to all. */
 export interface PluginDeps {
@@ -14,8 +15,12 @@ export interface PluginDeps {
   pool: BackendPool;
   /** The gateway's Prometheus metrics (always collected; GET /metrics serves them). */
   metrics: GatewayMetrics;
-  /** Services shared between plugins (keyed by name), filled by plugins' create() in load order. */
-  shared: Map<string, unknown>;
+  /** Services shared between plugins (typed keys), filled by plugins' create() in load order. */
+  services: Services;
+  /** The clock plugins read (tests pass their own). */
+  now: () => number;
+  /** The fetch plugins use for outside HTTP calls (tests pass their own). */
+  fetch: typeof fetch;
 }
 
 export type PluginFactory = (deps: PluginDeps) => Promise<GatewayPlugin>;

@@ -36,20 +36,11 @@ export interface NodeTransport {
   open(node: BackendNode, req: TransportRequest): Promise<Upstream>;
 }
 
-const REFUSED = Symbol.for('owlrun.NodeRefusedError');
-
 /** The node did not take the job (refused, too slow, gone) before any output: try the next one. */
 export class NodeRefusedError extends Error {
-  readonly [REFUSED] = true;
-
   constructor(message: string) {
     super(message);
     this.name = 'NodeRefusedError';
-  }
-
-  /** By brand, not instanceof: a plugin may hold another copy of this module (tsx in tests). */
-  static is(err: unknown): err is NodeRefusedError {
-    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[REFUSED] === true;
   }
 }
 

@@ -4,9 +4,12 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { webDistDir, webSourceDir } from './paths.js';
 
-// Builds the chat page (src/web/client) into dist/web: app.js (main.ts, cashu-ts and qrcode
-// bundled for the browser), app.css and index.html. Run by `npm run build` (and so by `npm
+// Builds the chat page (src/web/client) into dist/web: app.js (main.ts, cashu-ts, qrcode, bip39,
+// bc-ur bundled for the browser), app.css, index.html and favicon.svg. Run by `npm run build` (and so by `npm
 // install`, through `prepare`); the browser tests call buildWeb() so they test today's source.
+
+/** Copied as they are. */
+const STATIC_FILES = ['index.html', 'favicon.svg'];
 
 export interface WebBuildResult {
   outDir: string;
@@ -35,8 +38,8 @@ export async function buildWeb(opts: { outDir?: string; minify?: boolean } = {})
     // package's "browser" field; nothing else in the bundle may reach for Node built-ins.
     define: { 'process.env.NODE_ENV': '"production"' },
   });
-  await writeFile(join(outDir, 'index.html'), await readFile(join(src, 'index.html')));
-  return { outDir, files: ['index.html', 'app.js', 'app.js.map', 'app.css', 'app.css.map'] };
+  for (const file of STATIC_FILES) await writeFile(join(outDir, file), await readFile(join(src, file)));
+  return { outDir, files: [...STATIC_FILES, 'app.js', 'app.js.map', 'app.css', 'app.css.map'] };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -86,6 +86,7 @@ export function webRoutes(router: Router, config: GatewayConfig, dir = webDistDi
   };
 
   router.get('/', (ctx) => sendFile(ctx, 'index.html'));
+  router.get('/favicon.ico', (ctx) => sendFile(ctx, 'favicon.svg')); // browsers that ignore <link rel="icon">
   router.get('/web/:file', async (ctx) => {
     const file = ctx.params.file ?? '';
     if (ASSET.test(file) && file !== 'index.html') await sendFile(ctx, file);

@@ -7,6 +7,7 @@ import { buildWeb } from '../../src/web/build.js';
 import { packageRoot } from '../../src/web/paths.js';
 import { PaidEnv } from '../helpers/paid-env.js';
 import { balanceOf, chromiumAvailable, CHROMIUM, launchChromium, openPage, waitForBalance } from './browser.js';
+import { qrText } from './qr-frames.js';
 
 // The chat page in a real browser (Debian's Chromium through playwright-core) against a dev mint,
 // a simulator and a paying gateway. Every wait is on a selector or a condition, never a timer.
@@ -63,6 +64,8 @@ describe('chat page in a real browser (Chromium)', function () {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
+  /** Uncaught errors in any page of this file: there must be none. */
+  const pageErrors: Error[] = [];
 
   before(async function () {
     if (!chromiumAvailable()) {
@@ -78,7 +81,7 @@ describe('chat page in a real browser (Chromium)', function () {
     browser = await launchChromium();
     context = await browser.newContext({ viewport: PHONE });
     page = await context.newPage();
-    page.on('pageerror', (err) => console.error('page error:', err));
+    page.on('pageerror', (err) => pageErrors.push(err));
   });
 
   after(async () => {
@@ -100,12 +103,27 @@ describe('chat page in a real browser (Chromium)', function () {
     assert.equal(overflow, 0, 'no horizontal scrolling at phone width');
   });
 
-  it('with balance 0 a prompt is not sent: it says how much to top up', async () => {
+  it('with balance 0 a prompt is not sent: it says why and takes you to the top-up, its amount untouched', async () => {
+    assert.ok(await page.getByTestId('restore-button').isVisible(), 'an empty wallet offers to restore from words');
+    assert.equal(await page.getByTestId('backup-words').isVisible(), false, 'no words to note before there are sats');
     await page.getByTestId('prompt-input').fill('Hello owl');
     await page.getByTestId('send-button').click();
-    await page.waitForFunction(() => /Top up at least \d+ sats/.test(document.querySelector('[data-testid="prompt-hint"]')?.textContent ?? ''));
+    await page.waitForFunction(() => /wallet is empty: top up first \(at least \d+ sats/.test(document.querySelector('[data-testid="prompt-hint"]')?.textContent ?? ''));
     assert.equal(await page.getByTestId('answer').count(), 0);
+    assert.equal(await page.getByTestId('topup-amount').inputValue(), '1000', 'the amount the person set stays');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'topup-amount', 'the top-up has the focus');
     assert.equal(await jobCount(env), 0, 'nothing reached the gateway');
+  });
+
+  it('a mint that cannot be reached is named as such (not "Failed to fetch")', async () => {
+    env.mint.down = true;
+    try {
+      await page.getByTestId('topup-button').click();
+      await page.waitForFunction((m) => (document.querySelector('[data-testid="invoice-status"]')?.textContent ?? '').startsWith(`Could not reach the mint at ${m}`), env.mintUrl);
+    } finally {
+      env.mint.down = false;
+    }
+    assert.doesNotMatch((await page.getByTestId('invoice-status').textContent()) ?? '', /Failed to fetch/);
   });
 
   it('tops up 200 by Lightning (QR invoice, NUT-04 at the dev mint) → balance 200', async () => {
@@ -113,6 +131,12 @@ describe('chat page in a real browser (Chromium)', function () {
     assert.equal(await balanceOf(page), 200);
     assert.match(await page.getByTestId('invoice-text').inputValue(), /^lnbc/);
     assert.match((await page.getByTestId('invoice-status').textContent()) ?? '', /200 sats added/);
+    // The first sats: the recovery words are shown, without a click, blocking nothing.
+    const words = (await page.getByTestId('backup-words').textContent()) ?? '';
+    assert.equal(words.split(' ').length, 12);
+    assert.ok(await page.getByTestId('backup-words').isVisible());
+    assert.match((await page.locator('#backup-card').textContent()) ?? '', /Write these 12 words down/);
+    assert.equal(await page.getByTestId('restore-button').isVisible(), false, 'no restore over a wallet with sats');
   });
 
   it('a prompt streams, shows its cost, and the balance drops by exactly what the gateway charged', async () => {
@@ -136,7 +160,8 @@ describe('chat page in a real browser (Chromium)', function () {
     assert.equal(job.state, 'settled');
     assert.ok(job.cost_sats > 30 && job.cost_sats < job.token_sats, `a real bill below the token (${job.cost_sats} of ${job.token_sats})`);
     assert.equal(answer.cost, job.cost_sats, 'the cost shown is the gateway\'s bill');
-    assert.match((await page.getByTestId('answer-cost').first().textContent()) ?? '', new RegExp(`^${job.cost_sats} sats`));
+    const costLine = (await page.getByTestId('answer-cost').first().textContent()) ?? '';
+    assert.match(costLine, new RegExp(`^${job.cost_sats} sats · ${job.token_sats - job.cost_sats} of the ${job.token_sats} paid came back as change$`));
     await waitForBalance(page, before - job.cost_sats);
     assert.equal(await balanceOf(page), 200 - job.cost_sats);
     await env.assertBooksBalance();
@@ -166,13 +191,16 @@ describe('chat page in a real browser (Chromium)', function () {
     assert.equal(await balanceOf(page), before + 50);
   });
 
-  it('a reload keeps the balance (localStorage)', async () => {
+  it('a reload keeps the balance and the conversation (localStorage)', async () => {
     const before = await balanceOf(page);
+    const answers = await page.getByTestId('answer').allTextContents();
     page.once('dialog', (d) => void d.accept()); // the "leave the page?" prompt, if the browser shows one
     await page.reload();
     await page.waitForSelector('body[data-ready="true"]');
     assert.equal(await balanceOf(page), before);
     assert.ok(before > 0);
+    assert.deepEqual(await page.getByTestId('answer').allTextContents(), answers, 'the answers and their cost lines are back');
+    assert.ok(answers.length > 0);
   });
 
   it('a broken stream: the change comes by X-Cashu-Receipt, and the balance still drops by exactly the cost', async () => {
@@ -251,7 +279,29 @@ describe('chat page in a real browser (Chromium)', function () {
     assert.ok(await page.locator('#keep-note').isVisible(), 'a visible note says to withdraw before closing');
   });
 
-  it('withdraw: one token of the whole balance (text + QR) that cashu-ts redeems in full; the balance reads 0', async () => {
+  it('withdraws to Lightning: the fee reserve shown, the invoice paid by melt, the unused reserve back', async () => {
+    const before = await balanceOf(page);
+    const melts = env.mint.counters.get('POST /v1/melt/bolt11') ?? 0;
+    await page.getByText('Or withdraw to a Lightning wallet').click();
+    await page.getByTestId('melt-input').fill(createFakeInvoice(21));
+    await page.getByTestId('melt-quote-button').click();
+    await page.getByTestId('melt-pay-button').waitFor({ state: 'visible' });
+    assert.match((await page.getByTestId('melt-status').textContent()) ?? '', /Pays 21 sats, plus a Lightning fee of at most 2 sats/);
+    await page.getByTestId('melt-pay-button').click();
+    await page.waitForFunction(() => /^Paid/.test(document.querySelector('[data-testid="melt-status"]')?.textContent ?? ''));
+    // The development mint's Lightning costs nothing: the whole reserve comes back (NUT-08).
+    assert.match((await page.getByTestId('melt-status').textContent()) ?? '', /21 sats left the wallet \(21 to the invoice, 0 in fees\)/);
+    await waitForBalance(page, before - 21);
+    assert.equal(env.mint.counters.get('POST /v1/melt/bolt11'), melts + 1);
+  });
+
+  it('"New chat" clears the kept conversation', async () => {
+    await page.getByRole('button', { name: 'New chat' }).click();
+    assert.equal(await page.getByTestId('answer').count(), 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('owlrun:conversation:v1')), null);
+  });
+
+  it('withdraw: one token of the whole balance, the fewest proofs, its QR code decodes to it, cashu-ts redeems it in full; the balance reads 0', async () => {
     const before = await balanceOf(page);
     assert.ok(before > 0);
     await page.getByTestId('withdraw-button').click();
@@ -259,6 +309,8 @@ describe('chat page in a real browser (Chromium)', function () {
     await waitForBalance(page, 0);
     const token = await page.getByTestId('withdraw-token').inputValue();
     assert.match((await page.getByTestId('withdraw-qr').getAttribute('src')) ?? '', /^data:image\/svg\+xml/);
+    assert.equal((await qrText(page, '[data-testid="withdraw-qr"]')).text, token, 'the QR code carries the token');
+    assert.equal(env.client.decodeToken(token).proofs.length, before.toString(2).replace(/0/g, '').length, 'one proof per set bit of the amount');
     assert.equal(await env.redeem(token), before, 'the token holds the whole balance');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.equal(overflow, 0, 'still no horizontal scrolling at phone width, with answers and a long token');
@@ -271,6 +323,82 @@ describe('chat page in a real browser (Chromium)', function () {
     await page.close({ runBeforeUnload: true });
     await page.waitForEvent('close');
     assert.equal(asked, false);
+  });
+
+  describe('the wallet survives the tab', () => {
+    let tab: Page;
+    let tabContext: BrowserContext;
+    before(async () => {
+      tabContext = await browser.newContext({ viewport: PHONE });
+      tab = await tabContext.newPage();
+      tab.on('pageerror', (err) => pageErrors.push(err));
+      await openPage(tab, env.gw.url + '/');
+    });
+    after(async () => {
+      await tabContext?.close();
+    });
+
+    it('restore: top up, note the words, clear the site data, restore from the words → the same balance; counters go on', async () => {
+      await topUp(tab, 1023);
+      const words = (await tab.getByTestId('backup-words').textContent()) ?? '';
+      await tab.getByTestId('backup-done').click();
+      assert.equal(await tab.getByTestId('backup-words').isVisible(), false, 'noted: the words are not shown again by themselves');
+
+      await tab.evaluate(() => localStorage.clear()); // the site's data, cleared
+      await tab.reload();
+      await tab.waitForSelector('body[data-ready="true"]');
+      assert.equal(await balanceOf(tab), 0);
+      assert.notEqual(await tab.evaluate(() => localStorage.getItem('owlrun:words:v1')), words, 'a new browser gets new words');
+      await tab.getByTestId('restore-input').fill(`  ${words.toUpperCase()} `);
+      await tab.getByTestId('restore-button').click();
+      await waitForBalance(tab, 1023);
+      assert.match((await tab.getByTestId('restore-status').textContent()) ?? '', /1023 sats are back/);
+
+      // The counters continue after the restored ones: new outputs are not ones the mint signed before.
+      await tab.getByText('Or paste ecash').click();
+      await tab.getByTestId('load-token-input').fill(await env.token(50));
+      await tab.getByTestId('load-token-button').click();
+      await waitForBalance(tab, 1073);
+    });
+
+    it('withdraws a long balance as an animated QR code of BC-UR frames that decode to the token', async () => {
+      await tab.getByTestId('withdraw-button').click();
+      await waitForBalance(tab, 0);
+      const token = await tab.getByTestId('withdraw-token').inputValue();
+      const { text, frames } = await qrText(tab, '[data-testid="withdraw-qr"]');
+      assert.ok(frames > 1, `animated (${frames} frames for ${token.length} characters)`);
+      assert.equal(text, token);
+      assert.equal(env.client.decodeToken(token).proofs.length, 4, '1073 sats = 1024 + 32 + 16 + 1: one swap made the fewest proofs');
+      assert.equal(await env.redeem(token), 1073);
+    });
+
+    it('a swap interrupted by closing the page is recovered when the page opens again', async () => {
+      await topUp(tab, 300);
+      const swaps = env.swaps();
+      const jobs = await jobCount(env);
+      const closed = new Promise<void>((resolve) => tab.once('close', () => resolve()));
+      // The mint performs the swap that pays for the prompt, but the tab dies before it sees the answer.
+      await tab.route(`${env.mintUrl}/v1/swap`, async (route) => {
+        await route.fetch();
+        void tab.close();
+      });
+      await tab.getByTestId('prompt-input').fill('This tab will not live to see it');
+      await tab.getByTestId('send-button').click();
+      await closed;
+      assert.equal(env.swaps(), swaps + 1, 'the mint swapped the proofs');
+      tab = await tabContext.newPage(); // the same site data
+      tab.on('pageerror', (err) => pageErrors.push(err));
+      const restores = env.mint.counters.get('POST /v1/restore') ?? 0;
+      await openPage(tab, env.gw.url + '/');
+      await waitForBalance(tab, 300);
+      assert.ok((env.mint.counters.get('POST /v1/restore') ?? 0) > restores, 'the swap\'s outputs were restored from their counters (NUT-09)');
+      const state = await tab.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('owlrun:wallet')).map((k) => JSON.parse(localStorage.getItem(k)!) as { journal: unknown[]; payments: unknown[] }));
+      assert.deepEqual(state.map((s) => [s.journal.length, s.payments.length]), [[0, 0]], 'nothing left in the journal, no payment');
+      assert.equal(await jobCount(env), jobs, 'the prompt never reached the gateway');
+      await tab.getByTestId('withdraw-button').click();
+      await waitForBalance(tab, 0);
+      assert.equal(await env.redeem(await tab.getByTestId('withdraw-token').inputValue()), 300, 'the recovered proofs are good');
+    });
   });
 
   describe('with auth.required', () => {
@@ -310,12 +438,18 @@ describe('chat page in a real browser (Chromium)', function () {
       await authPage.reload();
       await authPage.waitForSelector('body[data-ready="true"]');
       assert.equal(await authPage.getByTestId('apikey-input').inputValue(), 'owl-key-1', 'the key is kept in the browser');
-      const ok = await ask(authPage, 'Hi again', 1); // the reload started a new conversation
+      const ok = await ask(authPage, 'Hi again', 2); // the reload kept the conversation
       assert.equal(ok.state, 'done');
       const job = await lastJob(authEnv);
       assert.equal(ok.cost, job.cost_sats);
       await waitForBalance(authPage, 100 - job.cost_sats);
       assert.equal(authEnv.sim.requests.at(-1)?.headers.authorization, undefined, 'the key is not forwarded to the backend');
+    });
+  });
+
+  describe('all along', () => {
+    it('no uncaught errors in any page', () => {
+      assert.deepEqual(pageErrors.map((e) => e.message), []);
     });
   });
 });

@@ -20,6 +20,8 @@ export interface PaidEnvOptions {
   inputFeePpk?: number;
   /** Gateway store (default: in-memory). */
   db?: Db;
+  /** The clock the gateway's plugins read (default: Date.now). */
+  now?: () => number;
   /** Reuse a running mint instead of starting one. */
   mint?: DevMint;
 }
@@ -48,7 +50,7 @@ export class PaidEnv {
     const mint = opts.mint ?? (await createDevMint({ db: new SqliteDb(':memory:'), inputFeePpk: opts.inputFeePpk ?? 0, log: () => undefined }));
     const mintUrl = mint.url ?? (await mint.listen(0));
     const sim = await startSimulator(opts.sim ?? { kind: 'vllm', tokens: 30 });
-    const gw = await startTestGateway(PaidEnv.config(sim, mintUrl, opts.config), opts.db ? { db: opts.db } : {});
+    const gw = await startTestGateway(PaidEnv.config(sim, mintUrl, opts.config), { ...(opts.db ? { db: opts.db } : {}), ...(opts.now ? { now: opts.now } : {}) });
     const client = new Wallet(mintUrl);
     await client.loadMint();
     return new PaidEnv(mint, mintUrl, sim, gw, client, !opts.mint);

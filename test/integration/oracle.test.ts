@@ -2,6 +2,7 @@
 // prices), an injected clock to cross midnight, restarts on one store, paid jobs priced at the
 // published rate, and the announcements. No real network, no timed assertions.
 import assert from 'node:assert/strict';
+import { Services } from '../../src/pipeline/services.js';
 import { GatewayMetrics } from '../../src/metrics/registry.js';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -12,7 +13,7 @@ import { createLogger } from '../../src/log.js';
 import { BackendPool } from '../../src/proxy/pool.js';
 import type { Db } from '../../src/store/db.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
-import { create, oracleOf, setOracleHooks, type OracleMetrics } from '../../plugins/oracle/index.js';
+import { create, OracleKey, type OracleMetrics } from '../../plugins/oracle/index.js';
 import type { Oracle } from '../../plugins/oracle/oracle.js';
 import { testConfig } from '../helpers/gateway.js';
 import { PaidEnv } from '../helpers/paid-env.js';
@@ -93,9 +94,8 @@ interface Started {
 
 async function startGateway(partial: Record<string, unknown>, clock: Clock, db?: Db): Promise<Started> {
   const config = testConfig({ plugins: ['oracle'], ...partial });
-  setOracleHooks(config, { now: clock.now });
-  const gw = await Gateway.start(config, { log: createLogger(config.log.level), ...(db ? { db } : {}) });
-  return { gw, oracle: oracleOf(config)! };
+  const gw = await Gateway.start(config, { log: createLogger(config.log.level), now: clock.now, ...(db ? { db } : {}) });
+  return { gw, oracle: gw.services.get(OracleKey) };
 }
 
 interface RateBody {
@@ -309,12 +309,13 @@ describe('oracle plugin', () => {
 
   it('registers its metrics view in deps.shared under "oracle"', async () => {
     const config = testConfig({ plugins: ['oracle'] });
-    const shared = new Map<string, unknown>();
+    const services = new Services();
     const log = createLogger('silent');
-    const deps = { config, db: new SqliteDb(':memory:'), log, pool: new BackendPool({ intervalMs: 3600_000, timeoutMs: 1000, log }), metrics: new GatewayMetrics({ processMetrics: false }), shared };
+    const pool = new BackendPool({ intervalMs: 3600_000, timeoutMs: 1000, log });
+    const deps = { config, db: new SqliteDb(':memory:'), log, pool, metrics: new GatewayMetrics({ processMetrics: false }), services, now: Date.now, fetch };
     const plugin = await create(deps);
-    const m = shared.get('oracle') as OracleMetrics;
-    assert.equal(m, oracleOf(config));
+    const m: OracleMetrics = services.get(OracleKey);
+    assert.equal(m, services.find(OracleKey));
     assert.equal(m.rate(), 100000);
     assert.equal(m.status(), 'provisional');
     assert.ok(m.rateAge() >= 0);
@@ -430,9 +431,8 @@ describe('oracle plugin: billing at the published rate', () => {
         oracle: { sources: [source('t', ticker.url)], intervalSeconds: 3600, timeoutMs: 5000 },
       }),
     );
-    setOracleHooks(config, { now: clock.now });
-    gw = await Gateway.start(config, { log: createLogger(config.log.level) });
-    const oracle = oracleOf(config)!;
+    gw = await Gateway.start(config, { log: createLogger(config.log.level), now: clock.now });
+    const oracle = gw.services.get(OracleKey);
 
     let res = await chat(await token(100));
     assert.equal(res.status, 200);

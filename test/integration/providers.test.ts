@@ -7,7 +7,7 @@ import { GatewayWallet } from '../../src/cashu/wallet.js';
 import { createLogger } from '../../src/log.js';
 import { WithdrawalsRepo } from '../../src/ledger/withdrawals.js';
 import { LOCKED_JOBS } from '../../plugins/providers/withdraw.js';
-import { providersOf, setProvidersHooks } from '../../plugins/providers/index.js';
+import { ProvidersControlKey } from '../../plugins/providers/index.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
 import { openDb } from '../../src/store/open.js';
 import type { Db } from '../../src/store/db.js';
@@ -272,7 +272,7 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
       assert.equal((await balance(e, ALICE)).available_sats, 0, 'held back while in doubt');
       const inDoubt = (await api(e, '/admin/ledger', { key: ADMIN })).body;
       assert.equal(inDoubt.balanced, true, 'reserved proofs still count as held');
-      assert.equal(await providersOf(e.gw.config)!.reconcile(), 1);
+      assert.equal(await e.gw.services.get(ProvidersControlKey).reconcile(), 1);
       const list = (await api(e, '/v1/provider/withdrawals', { key: ALICE })).body.data as Json[];
       assert.equal(list[0]!.status, 'failed');
       assert.deepEqual(await balance(e, ALICE), { provider: 'alice', balance_sats: 27, earned_sats: 27, jobs: 1, available_sats: 27, withdrawn_sats: 0 });
@@ -306,7 +306,7 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
       assert.equal(sent.status, 200);
       await sent.arrayBuffer(); // ... and the answer is lost
       await wallet.close();
-      assert.equal(await providersOf(e.gw.config)!.reconcile(), 1);
+      assert.equal(await e.gw.services.get(ProvidersControlKey).reconcile(), 1);
       const w = ((await api(e, '/v1/provider/withdrawals', { key: ALICE })).body.data as Json[])[0]!;
       assert.equal(w.status, 'paid');
       assert.equal(w.amount_sats, 27);
@@ -393,7 +393,7 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
       assert.equal(sent.status, 200);
       await sent.arrayBuffer();
       await wallet.close();
-      assert.equal(await providersOf(e.gw.config)!.reconcile(), 1);
+      assert.equal(await e.gw.services.get(ProvidersControlKey).reconcile(), 1);
       const w = ((await api(e, '/v1/provider/withdrawals', { key: ALICE })).body.data as Json[])[0]!;
       assert.equal(w.status, 'paid');
       assert.equal(w.debited_sats, 10);
@@ -459,9 +459,8 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
     });
 
     it('a silent node leaves after nodeTtlSeconds; heartbeats keep it', async () => {
-      const e = await start();
       let clock = Date.now();
-      setProvidersHooks(e.gw.config, { now: () => clock });
+      const e = await start({ now: () => clock });
       const node = await regSim();
       const announce = () => api(e, '/v1/gateway/register', { key: BOB, body: { url: node.url, kind: 'ollama', models: ['sim-reg'] } });
       assert.equal((await announce()).status, 201);
@@ -469,10 +468,10 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
       clock += ttl - 1000;
       assert.equal((await announce()).status, 200);
       clock += ttl - 1000;
-      await providersOf(e.gw.config)!.refresh();
+      await e.gw.services.get(ProvidersControlKey).refresh();
       assert.ok(e.gw.pool.get('bob/' + new URL(node.url).host), 'still there: it heartbeat');
       clock += 2000;
-      await providersOf(e.gw.config)!.refresh();
+      await e.gw.services.get(ProvidersControlKey).refresh();
       assert.equal(e.gw.pool.all().filter((n) => n.source === 'registered').length, 0);
       const models = (await (await fetch(e.gw.url + '/v1/models')).json()) as { data: { id: string }[] };
       assert.ok(!models.data.some((m) => m.id.startsWith('sim-reg')));
@@ -507,8 +506,7 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
 
       await e.gw.shutdown(0);
       const later = testConfig(PaidEnv.config(e.sim, e.mintUrl, EXTRA));
-      setProvidersHooks(later, { now: () => Date.now() + 91_000 });
-      e.gw = await Gateway.start(later, { db, log: createLogger(later.log.level) });
+      e.gw = await Gateway.start(later, { db, log: createLogger(later.log.level), now: () => Date.now() + 91_000 });
       assert.equal(e.gw.pool.all().filter((n) => n.source === 'registered').length, 0, 'its TTL ran out while the gateway was down');
       await assertBooks(e);
     });
@@ -567,7 +565,7 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
       const node = await startSimulator({ kind: 'ollama', tokens: 30, models: ['sim-reg'] });
       sims.push(node);
       assert.equal((await api(e, '/v1/gateway/register', { key: BOB, body: { url: node.url, kind: 'ollama' } })).status, 201);
-      await providersOf(replica.config)!.refresh();
+      await replica.services.get(ProvidersControlKey).refresh();
       const seen = replica.pool.all().find((n) => n.source === 'registered');
       assert.ok(seen, 'the other replica routes to it too');
       await replica.pool.check(seen);

@@ -29,7 +29,8 @@ export interface ChangeByReceipt {
   cost_sats?: number;
 }
 
-export class ApiError extends Error {
+/** The gateway answered an HTTP request with an error (its {"error":{message,code}} body, when it sent one). */
+export class GatewayRequestError extends Error {
   constructor(
     message: string,
     readonly status: number,
@@ -39,7 +40,7 @@ export class ApiError extends Error {
   }
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
+async function errorOf(res: Response): Promise<GatewayRequestError> {
   let message = `${res.status} ${res.statusText}`;
   let code: string | undefined;
   try {
@@ -49,7 +50,7 @@ async function errorOf(res: Response): Promise<ApiError> {
   } catch {
     /* not JSON */
   }
-  return new ApiError(message, res.status, code);
+  return new GatewayRequestError(message, res.status, code);
 }
 
 async function getJson<T>(path: string): Promise<T> {
@@ -103,7 +104,7 @@ export interface ChatResult {
   change?: ChangeEvent;
   /** X-Cashu-Change of a refused request: the token (or a refund) back. */
   refund?: string;
-  error?: ApiError;
+  error?: GatewayRequestError;
   /** A 200 stream that ended without its change event (the connection broke). */
   broken: boolean;
   text: string;
@@ -159,7 +160,7 @@ export async function streamChat(r: ChatRequest): Promise<ChatResult> {
       return;
     }
     const err = (v as { error?: { message?: string } | string }).error;
-    if (err) result.error = new ApiError(typeof err === 'string' ? err : (err.message ?? 'the model failed'), 200);
+    if (err) result.error = new GatewayRequestError(typeof err === 'string' ? err : (err.message ?? 'the model failed'), 200);
     const t = deltaText(v);
     if (t) {
       result.text += t;

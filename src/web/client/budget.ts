@@ -1,7 +1,7 @@
-// What a prompt can cost at most, in sats — the gateway's own formula (src/billing/price.ts) in
-// exact integers, so the page never under-pays (a 402) and the token always covers the bill:
-//   cost_sats = max(min_sats_per_job, ceil((prompt × in_usd + completion × out_usd) / 1e6 / btc_usd × 1e8))
-// Pure functions: no DOM, no storage (unit-tested in test/unit/web).
+// What a prompt can cost at most, in sats. The price formula is the gateway's own
+// (src/billing/price.ts, bundled into the page by esbuild), so the page never under-pays (a 402)
+// and the token always covers the bill. Pure functions: no DOM, no storage (test/unit/web).
+import { affordableCompletionTokens, costSats, exactPrice } from '../../billing/price.js';
 
 export interface UsdPrice {
   per_m_input_usd: number;
@@ -18,11 +18,6 @@ export const MAX_TOKENS = 512;
 /** Below this many affordable output tokens the page asks for a top-up instead of sending. */
 export const MIN_TOKENS = 16;
 
-/** A decimal as an integer of 10^-decimals units (config prices have ≤ 6 places, rates ≤ 2). */
-function scaled(value: number, decimals: number): bigint {
-  return BigInt(Math.round(value * 10 ** decimals));
-}
-
 const utf8 = new TextEncoder();
 
 /**
@@ -34,35 +29,6 @@ export function estimatePromptTokens(messages: ChatMessage[]): number {
   let tokens = 8;
   for (const m of messages) tokens += 8 + Math.ceil(utf8.encode(m.content).length / 3);
   return tokens;
-}
-
-/** pico-USD of a job: micro-USD per million tokens is pico-USD per token. */
-function costPico(p: UsdPrice, promptTokens: number, completionTokens: number): bigint {
-  return BigInt(promptTokens) * scaled(p.per_m_input_usd, 6) + BigInt(completionTokens) * scaled(p.per_m_output_usd, 6);
-}
-
-function rateCents(btcUsd: number): bigint {
-  const c = scaled(btcUsd, 2);
-  if (c <= 0n) throw new Error('the BTC/USD rate must be positive');
-  return c;
-}
-
-/** sats = max(minSats, ceil(pico / (100 × cents))) — exactly what the gateway bills. */
-export function costSats(p: UsdPrice, promptTokens: number, completionTokens: number, btcUsd: number, minSats: number): number {
-  const pico = costPico(p, promptTokens, completionTokens);
-  const div = 100n * rateCents(btcUsd);
-  const sats = pico <= 0n ? 0n : (pico + div - 1n) / div;
-  return Math.max(minSats, Number(sats));
-}
-
-/** Completion tokens `sats` pays for after the prompt (−1: not even the prompt). */
-export function affordableTokens(p: UsdPrice, promptTokens: number, sats: number, btcUsd: number): number {
-  const budget = BigInt(sats) * 100n * rateCents(btcUsd) - BigInt(promptTokens) * scaled(p.per_m_input_usd, 6);
-  if (budget < 0n) return -1;
-  const out = scaled(p.per_m_output_usd, 6);
-  if (out === 0n) return Number.MAX_SAFE_INTEGER;
-  const n = budget / out;
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
 export type Plan =
@@ -89,18 +55,34 @@ export function planPrompt(i: PlanInput): Plan {
   const maxTokens = i.maxTokens ?? MAX_TOKENS;
   const minTokens = Math.min(i.minTokens ?? MIN_TOKENS, maxTokens);
   const promptTokens = estimatePromptTokens(i.messages);
-  const full = costSats(i.price, promptTokens, maxTokens, i.btcUsd, i.minSats);
+  const price = exactPrice(i.price);
+  const full = costSats(price, promptTokens, maxTokens, i.btcUsd, i.minSats);
   if (full <= i.balance) return { ok: true, amount: full, maxTokens, promptTokens };
-  const affordable = Math.min(maxTokens, affordableTokens(i.price, promptTokens, i.balance, i.btcUsd));
+  const affordable = Math.min(maxTokens, affordableCompletionTokens(price, promptTokens, i.balance, i.btcUsd));
   if (affordable >= minTokens) {
-    const amount = costSats(i.price, promptTokens, affordable, i.btcUsd, i.minSats);
+    const amount = costSats(price, promptTokens, affordable, i.btcUsd, i.minSats);
     if (amount <= i.balance) return { ok: true, amount, maxTokens: affordable, promptTokens };
   }
-  const need = costSats(i.price, promptTokens, minTokens, i.btcUsd, i.minSats);
+  const need = costSats(price, promptTokens, minTokens, i.btcUsd, i.minSats);
   return { ok: false, need, shortBy: Math.max(1, need - i.balance), promptTokens };
 }
 
 /** "100 sat/M in · 1000 sat/M out" — sats per million tokens at the rate, rounded up. */
 export function satsPerMillion(p: UsdPrice, btcUsd: number): { input: number; output: number } {
-  return { input: costSats(p, 1_000_000, 0, btcUsd, 0), output: costSats(p, 0, 1_000_000, btcUsd, 0) };
+  const price = exactPrice(p);
+  return { input: costSats(price, 1_000_000, 0, btcUsd, 0), output: costSats(price, 0, 1_000_000, btcUsd, 0) };
+}
+
+/** A model's price as the page shows it: sats per million tokens in / out at the rate, and USD. */
+export function priceText(m: { pricing: UsdPrice & { per_m_input_sats?: number; per_m_output_sats?: number } }, paymentRequired: boolean, rate: number | undefined): string {
+  if (!paymentRequired) return 'free on this gateway';
+  const sats =
+    m.pricing.per_m_input_sats !== undefined && m.pricing.per_m_output_sats !== undefined
+      ? { input: m.pricing.per_m_input_sats, output: m.pricing.per_m_output_sats }
+      : rate
+        ? satsPerMillion(m.pricing, rate)
+        : undefined;
+  const usd = `$${m.pricing.per_m_input_usd} / $${m.pricing.per_m_output_usd}`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  return sats ? `${n(sats.input)} / ${n(sats.output)} sats per 1M tokens in / out (${usd})` : `${usd} per 1M tokens in / out`;
 }

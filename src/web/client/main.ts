@@ -1,35 +1,25 @@
 // The chat page: Top up → Prompt → Take your change. No framework: a few elements by id.
 import './styles.css';
-import { ApiError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
-import { planPrompt, satsPerMillion, type ChatMessage } from './budget.js';
-import { lightningUri, qrDataUrl } from './qr.js';
-import { settings, walletKey, type PendingQuote } from './store.js';
+import { GatewayRequestError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
+import { backupView, type BackupView } from './backup-view.js';
+import { planPrompt, priceText, type ChatMessage } from './budget.js';
+import { clearConversation, historyOf, loadConversation } from './conversation.js';
+import { el, installCopyButtons, messageOf, setStatus, showError, sleep } from './dom.js';
+import { withWalletLock } from './lock.js';
+import { describeMintError } from './mint-errors.js';
+import { addMessage, keepExchange, showExchanges } from './messages-view.js';
+import { recoverJournal } from './recovery.js';
+import { settings, walletKey } from './store.js';
+import { topUpView, type TopUpView } from './topup-view.js';
 import { BrowserWallet, WalletError, normalizeMint } from './wallet.js';
-
-const el = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`#${id} missing`);
-  return e as T;
-};
+import { withdrawView, type WithdrawView } from './withdraw-view.js';
 
 const ui = {
   balance: el('balance'),
   devmint: el('devmint-banner'),
   broadcasts: el('broadcasts'),
-  error: el('error'),
   topupPanel: el<HTMLDetailsElement>('topup-panel'),
-  topupForm: el<HTMLFormElement>('topup-form'),
   topupAmount: el<HTMLInputElement>('topup-amount'),
-  topupButton: el<HTMLButtonElement>('topup-button'),
-  invoice: el('invoice'),
-  invoiceQr: el<HTMLImageElement>('invoice-qr'),
-  invoiceText: el<HTMLTextAreaElement>('invoice-text'),
-  invoiceStatus: el('invoice-status'),
-  invoiceCopy: el('invoice-copy'),
-  loadForm: el<HTMLFormElement>('load-form'),
-  loadInput: el<HTMLTextAreaElement>('load-token-input'),
-  loadButton: el<HTMLButtonElement>('load-token-button'),
-  loadStatus: el('load-status'),
   apikeyCard: el('apikey-card'),
   apikeyForm: el<HTMLFormElement>('apikey-form'),
   apikeyInput: el<HTMLInputElement>('apikey-input'),
@@ -41,35 +31,19 @@ const ui = {
   promptInput: el<HTMLTextAreaElement>('prompt-input'),
   promptHint: el('prompt-hint'),
   sendButton: el<HTMLButtonElement>('send-button'),
-  withdrawButton: el<HTMLButtonElement>('withdraw-button'),
-  withdrawal: el('withdrawal'),
-  withdrawQr: el<HTMLImageElement>('withdraw-qr'),
-  withdrawToken: el<HTMLTextAreaElement>('withdraw-token'),
-  withdrawStatus: el('withdraw-status'),
-  showLastWithdrawal: el<HTMLButtonElement>('show-last-withdrawal'),
+  withdrawCard: el('withdraw-card'),
   mintInfo: el('mint-info'),
 };
 
 let info: PaymentInfo = { payment_required: false, mints: [], unit: 'sat', min_sats_per_job: 2, auth_required: false };
 let wallet: BrowserWallet | undefined;
+let backup: BackupView | undefined;
+let withdraw: WithdrawView | undefined;
+let topUp: TopUpView | undefined;
 let models: ModelEntry[] = [];
 let oracleBtcUsd: number | undefined;
+/** What the next prompt is sent after: the finished exchanges of the kept conversation. */
 const history: ChatMessage[] = [];
-/** The top-up being shown; a newer one stops the older one's polling. */
-let shownQuote: string | undefined;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-function showError(msg: string | null): void {
-  ui.error.hidden = !msg;
-  ui.error.textContent = msg ?? '';
-}
-
-function setStatus(node: HTMLElement, text: string, error = false): void {
-  node.textContent = text;
-  node.classList.toggle('error', error);
-}
 
 // ---- balance ----
 
@@ -84,9 +58,8 @@ function inFlight(): number {
 
 function render(): void {
   ui.balance.textContent = wallet ? String(balance()) : '—';
-  ui.withdrawButton.disabled = balance() === 0;
-  const last = wallet?.state().lastWithdrawal;
-  ui.showLastWithdrawal.hidden = !last || !ui.withdrawal.hidden;
+  withdraw?.render(balance());
+  backup?.render(balance() + inFlight());
   updatePromptHint();
 }
 
@@ -112,27 +85,13 @@ function rateOf(m: ModelEntry): number | undefined {
   return m.pricing.btc_usd ?? oracleBtcUsd;
 }
 
-function priceText(m: ModelEntry): string {
-  const rate = rateOf(m);
-  if (!info.payment_required) return 'free on this gateway';
-  const sats =
-    m.pricing.per_m_input_sats !== undefined && m.pricing.per_m_output_sats !== undefined
-      ? { input: m.pricing.per_m_input_sats, output: m.pricing.per_m_output_sats }
-      : rate
-        ? satsPerMillion(m.pricing, rate)
-        : undefined;
-  const usd = `$${m.pricing.per_m_input_usd} / $${m.pricing.per_m_output_usd}`;
-  const n = (x: number) => x.toLocaleString('en-US');
-  return sats ? `${n(sats.input)} / ${n(sats.output)} sats per 1M tokens in / out (${usd})` : `${usd} per 1M tokens in / out`;
-}
-
 function renderModels(): void {
   const keep = ui.modelSelect.value || settings.get('model');
   ui.modelSelect.replaceChildren(
     ...models.map((m) => {
       const o = document.createElement('option');
       o.value = m.id;
-      o.textContent = `${m.id} — ${priceText(m)}`;
+      o.textContent = `${m.id} — ${priceText(m, info.payment_required, rateOf(m))}`;
       return o;
     }),
   );
@@ -143,7 +102,7 @@ function renderModels(): void {
     ui.modelSelect.append(o);
   } else if (models.some((m) => m.id === keep)) ui.modelSelect.value = keep;
   const m = currentModel();
-  ui.modelPrice.textContent = m ? `Price: ${priceText(m)}. You pay with a token worth the most a prompt can cost and get the rest back.` : '';
+  ui.modelPrice.textContent = m ? `Price: ${priceText(m, info.payment_required, rateOf(m))}. You pay with a token worth the most a prompt can cost and get the rest back.` : '';
 }
 
 ui.modelSelect.addEventListener('change', () => {
@@ -175,112 +134,6 @@ function updatePromptHint(): void {
 }
 ui.promptInput.addEventListener('input', updatePromptHint);
 
-// ---- top up with Lightning (NUT-04 at the gateway's mint) ----
-
-async function showInvoice(q: PendingQuote): Promise<void> {
-  shownQuote = q.quote;
-  ui.invoice.hidden = false;
-  ui.invoiceQr.hidden = false;
-  ui.invoiceCopy.hidden = false;
-  delete ui.invoice.dataset.state;
-  ui.invoiceText.value = q.request;
-  ui.invoiceQr.src = (await qrDataUrl(lightningUri(q.request))) ?? '';
-  setStatus(ui.invoiceStatus, `Pay ${q.amount} sats with any Lightning wallet. Waiting for payment…`);
-}
-
-/** Polls a quote until it is paid (then mints), expired, or replaced by a newer one. */
-async function followQuote(q: PendingQuote): Promise<void> {
-  if (!wallet) return;
-  let failures = 0;
-  while (shownQuote === q.quote) {
-    let status;
-    try {
-      status = await wallet.checkTopUp(q);
-      failures = 0;
-    } catch (err) {
-      failures++;
-      setStatus(ui.invoiceStatus, `Cannot reach the mint (${messageOf(err)}); retrying…`, true);
-      await sleep(Math.min(15000, 1000 * 2 ** failures));
-      continue;
-    }
-    if (status === 'paid') {
-      try {
-        const added = await wallet.finishTopUp(q.quote);
-        setStatus(ui.invoiceStatus, `Paid: ${added} sats added to your wallet.`);
-        ui.invoice.dataset.state = 'paid';
-        ui.invoiceQr.hidden = true;
-        ui.invoiceCopy.hidden = true;
-      } catch (err) {
-        setStatus(ui.invoiceStatus, `Paid, but minting failed (${messageOf(err)}); retrying…`, true);
-        await sleep(2000);
-        continue;
-      }
-      render();
-      return;
-    }
-    if (status === 'expired') {
-      wallet.forgetTopUp(q.quote);
-      ui.invoice.dataset.state = 'expired';
-      ui.invoiceQr.hidden = true;
-      ui.invoiceCopy.hidden = true;
-      setStatus(ui.invoiceStatus, 'This invoice expired before it was paid. Ask for a new one.', true);
-      return;
-    }
-    if (status === 'issued') {
-      wallet.forgetTopUp(q.quote);
-      render();
-      return;
-    }
-    await sleep(1000);
-  }
-}
-
-ui.topupForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  void (async () => {
-    if (!wallet) return;
-    const amount = Number(ui.topupAmount.value);
-    if (!Number.isSafeInteger(amount) || amount <= 0) return setStatus(ui.invoiceStatus, 'Enter a whole number of sats.', true);
-    ui.topupButton.disabled = true;
-    showError(null);
-    try {
-      const q = await wallet.createTopUp(amount);
-      await showInvoice(q);
-      void followQuote(q);
-    } catch (err) {
-      ui.invoice.hidden = false;
-      ui.invoiceQr.hidden = true;
-      ui.invoiceCopy.hidden = true;
-      setStatus(ui.invoiceStatus, `The mint refused the top-up: ${messageOf(err)}`, true);
-    } finally {
-      ui.topupButton.disabled = false;
-    }
-  })();
-});
-
-// ---- paste ecash ----
-
-ui.loadForm.addEventListener('submit', (e) => {
-  e.preventDefault();
-  void (async () => {
-    if (!wallet) return;
-    const token = ui.loadInput.value.trim();
-    if (!token) return;
-    ui.loadButton.disabled = true;
-    setStatus(ui.loadStatus, 'Receiving at the mint…');
-    try {
-      const added = await wallet.receive(token);
-      ui.loadInput.value = '';
-      setStatus(ui.loadStatus, `${added} sats added.`);
-    } catch (err) {
-      setStatus(ui.loadStatus, err instanceof WalletError ? err.message : `Could not receive it: ${messageOf(err)}`, true);
-    } finally {
-      ui.loadButton.disabled = false;
-      render();
-    }
-  })();
-});
-
 // ---- API key (auth.required) ----
 
 ui.apikeyForm.addEventListener('submit', (e) => {
@@ -291,31 +144,6 @@ ui.apikeyForm.addEventListener('submit', (e) => {
 ui.apikeyInput.addEventListener('change', () => settings.set('apiKey', ui.apikeyInput.value.trim()));
 
 // ---- prompt → answer ----
-
-interface AnswerView {
-  item: HTMLLIElement;
-  text: HTMLElement;
-  meta: HTMLElement;
-}
-
-function addMessage(role: 'user' | 'assistant', text: string): AnswerView {
-  const item = document.createElement('li');
-  item.className = `msg ${role}`;
-  const body = document.createElement('span');
-  body.className = 'text';
-  body.textContent = text;
-  const meta = document.createElement('span');
-  meta.className = 'meta';
-  item.append(body, meta);
-  if (role === 'assistant') {
-    item.dataset.testid = 'answer';
-    item.dataset.state = 'streaming';
-    meta.dataset.testid = 'answer-cost';
-  }
-  ui.conversation.append(item);
-  item.scrollIntoView({ block: 'nearest' });
-  return { item, text: body, meta };
-}
 
 /** The change of a job whose stream broke: by receipt, as soon as the gateway settled it. */
 async function changeByReceipt(receipt: string): Promise<{ token: string; change_sats: number; cost_sats?: number } | null> {
@@ -356,10 +184,14 @@ async function send(text: string): Promise<void> {
     if (!wallet) throw new WalletError('This gateway names no mint to pay with.');
     if (!p) throw new WalletError('The gateway gave no BTC/USD rate to price the prompt.');
     if (!p.ok) {
-      updatePromptHint();
+      // Nothing is sent: say why and take the person to the top-up, leaving its amount as they set it.
       ui.topupPanel.open = true;
-      ui.topupAmount.value = String(p.shortBy);
-      throw new WalletError(`Balance too low: this prompt can cost up to ${p.need} sats. Top up at least ${p.shortBy} sats.`);
+      ui.topupAmount.focus();
+      throw new WalletError(
+        balance() === 0
+          ? `Your wallet is empty: top up first (at least ${p.shortBy} sats for this prompt), then send again.`
+          : `Balance too low: this prompt can cost up to ${p.need} sats. Top up at least ${p.shortBy} sats, then send again.`,
+      );
     }
   }
   // The token first: if the wallet cannot make it (the mint is unreachable…), nothing is shown as sent.
@@ -397,6 +229,7 @@ async function send(text: string): Promise<void> {
     answer.item.dataset.state = 'failed';
     answer.item.classList.add('failed');
     answer.meta.textContent = `No answer (${messageOf(err)}); ${note}.`;
+    keepExchange(model.id, text, answer);
     render();
     return;
   }
@@ -414,7 +247,7 @@ async function send(text: string): Promise<void> {
     await wallet.settle(payment.id, change.token);
     const cost = change.cost_sats ?? paid - change.change_sats;
     answer.item.dataset.costSats = String(cost);
-    answer.meta.textContent = `${cost} sats · ${change.change_sats} of ${paid} back as change`;
+    answer.meta.textContent = change.change_sats > 0 ? `${cost} sats · ${change.change_sats} of the ${paid} paid came back as change` : `${cost} sats`;
     answer.item.dataset.state = res.error ? 'failed' : 'done';
   } else if (res.status !== 200) {
     // Refused before the job: the token (or a refund) comes back in X-Cashu-Change, else it was never claimed.
@@ -430,6 +263,7 @@ async function send(text: string): Promise<void> {
   }
   if (answer.item.dataset.state === 'done') history.push({ role: 'user', content: text }, { role: 'assistant', content: res.text });
   else if (res.error && !answer.item.classList.contains('failed')) answer.meta.textContent += ` — ${explain(res)}`;
+  keepExchange(model.id, text, answer);
   render();
 }
 
@@ -446,7 +280,7 @@ ui.promptForm.addEventListener('submit', (e) => {
         render();
         // After render(), which rewrites the hint: the reason this prompt was not sent stays visible.
         if (err instanceof WalletError) setStatus(ui.promptHint, err.message, true);
-        else showError(`The prompt failed: ${messageOf(err)}`);
+        else showError(wallet ? `The prompt was not sent. ${describeMintError(err, wallet.mint, 'make its payment')}` : `The prompt failed: ${messageOf(err)}`);
       },
     )
     .finally(() => (ui.sendButton.disabled = false));
@@ -458,63 +292,22 @@ ui.promptInput.addEventListener('keydown', (e) => {
 
 ui.newChat.addEventListener('click', () => {
   history.length = 0;
+  clearConversation();
   ui.conversation.replaceChildren();
   updatePromptHint();
 });
 
-// ---- withdraw ----
-
-async function showWithdrawal(token: string, amount: number, when: string): Promise<void> {
-  ui.withdrawal.hidden = false;
-  ui.withdrawToken.value = token;
-  const qr = await qrDataUrl(token);
-  ui.withdrawQr.hidden = !qr;
-  ui.withdrawQr.src = qr ?? '';
-  setStatus(ui.withdrawStatus, `${when}: ${amount} sats.${qr ? '' : ' (Too long for one QR code: copy the text.)'}`);
-}
-
-ui.withdrawButton.addEventListener('click', () => {
-  void (async () => {
-    if (!wallet) return;
-    ui.withdrawButton.disabled = true;
-    try {
-      const { token, amount } = await wallet.withdrawAll();
-      await showWithdrawal(token, amount, 'Withdrawn');
-    } catch (err) {
-      showError(messageOf(err));
-    } finally {
-      render();
-    }
-  })();
-});
-
-ui.showLastWithdrawal.addEventListener('click', () => {
-  const last = wallet?.state().lastWithdrawal;
-  if (last) void showWithdrawal(last.token, last.amount, `Withdrawn ${new Date(last.at).toLocaleString()}`).then(render);
-});
-
-document.addEventListener('click', (e) => {
-  const target = (e.target as HTMLElement).closest<HTMLButtonElement>('button[data-copy]');
-  if (!target) return;
-  const area = el<HTMLTextAreaElement>(target.dataset.copy ?? '');
-  const done = () => {
-    const label = target.textContent;
-    target.textContent = 'Copied';
-    setTimeout(() => (target.textContent = label), 1500);
-  };
-  navigator.clipboard?.writeText(area.value).then(done, () => {
-    area.select();
-    document.execCommand('copy');
-    done();
-  }) ?? (area.select(), document.execCommand('copy'), done());
-});
-
 // ---- start-up ----
 
-/** Money left in flight by an earlier visit: change to collect, top-ups to mint. */
+/** Money left in flight by an earlier visit: requests to the mint it did not see finish, change to collect, top-ups to mint. */
 async function recover(): Promise<void> {
   if (!wallet) return;
   const w = wallet;
+  try {
+    await withWalletLock(() => recoverJournal(w));
+  } catch (err) {
+    showError(`Some sats of an interrupted operation are not back yet: ${describeMintError(err, w.mint, 'recover them')} The page tries again on the next visit.`);
+  }
   for (const p of w.state().payments) {
     try {
       const c = p.receipt ? await api.change(p.receipt) : null;
@@ -541,8 +334,7 @@ async function recover(): Promise<void> {
   }
   const open = w.state().quotes.at(-1);
   if (open) {
-    await showInvoice(open);
-    void followQuote(open);
+    await topUp?.resume(open);
   }
   render();
 }
@@ -568,11 +360,17 @@ async function start(): Promise<void> {
   const mint = info.mints[0];
   if (info.payment_required && mint) {
     wallet = new BrowserWallet(normalizeMint(mint));
+    backup = backupView(wallet, render);
+    topUp = topUpView(wallet, render);
+    withdraw = withdrawView(wallet, render);
     void checkDevMint(wallet.mint);
   } else {
     for (const s of document.querySelectorAll<HTMLElement>('.steps, #keep-note, .balance')) s.hidden = true;
-    ui.withdrawButton.closest('section')!.hidden = true;
+    ui.withdrawCard.hidden = true;
   }
+  const kept = loadConversation();
+  showExchanges(kept);
+  history.push(...historyOf(kept));
   render();
   const [ms, rate, broadcasts] = await Promise.all([api.models(), api.btcUsd(), api.broadcasts()]);
   models = ms;
@@ -591,7 +389,9 @@ async function start(): Promise<void> {
   document.body.dataset.ready = 'true';
 }
 
+installCopyButtons();
+
 start().catch((err: unknown) => {
-  showError(`The page could not start: ${err instanceof ApiError ? err.message : messageOf(err)}`);
+  showError(`The page could not start: ${err instanceof GatewayRequestError ? err.message : messageOf(err)}`);
   document.body.dataset.ready = 'error';
 });

@@ -1,32 +1,27 @@
 // The in-browser ecash wallet: proofs in localStorage (store.ts), one cashu-ts Wallet per mint
 // for everything that talks to the mint. Money rules:
+// - every output is derived from the recovery words (NUT-13, seed.ts): the words restore them;
+// - every request that sends proofs or outputs to the mint is journaled first (journaled()), so a
+//   tab that dies mid-request is recovered on the next load (recovery.ts);
 // - a token received from someone (pasted, change, refund) is swapped at the mint before it
 //   counts, so whoever sent it can no longer spend it;
 // - proofs leave the balance in the same write that records where they went (a pending payment
 //   keeps its token until its change is back; a withdrawal keeps the token it showed);
 // - a Lightning top-up is remembered until its proofs are minted, across reloads.
-import { Amount, MintOperationError, MintQuoteState, Wallet, getEncodedToken, getTokenMetadata, type Proof, type ProofLike } from '@cashu/cashu-ts';
+import { MintOperationError, MintQuoteState, Wallet, getEncodedToken, getTokenMetadata, type MeltQuoteBolt11Response, type Proof } from '@cashu/cashu-ts';
+import { StoredCounters } from './counters.js';
 import { withWalletLock } from './lock.js';
-import { loadState, sumProofs, updateState, type PendingPayment, type PendingQuote, type StoredProof, type WalletState } from './store.js';
+import { addNew, asProofs, fewestProofs, plainAll, total, without } from './proofs.js';
+import { currentWords, seedOf } from './seed.js';
+import { loadState, sumProofs, updateState, type JournalEntry, type PendingPayment, type PendingQuote, type WalletState } from './store.js';
 
 /** NUT-07/NUT-03 error: the proofs are already spent. */
-const SPENT = 11001;
+export const SPENT = 11001;
 
 /** Canonical mint URL (as the gateway compares them): lower-case scheme and host, no trailing slash. */
 export function normalizeMint(url: string): string {
   const u = new URL(url.trim());
   return `${u.protocol}//${u.host}${u.pathname}`.replace(/\/+$/, '');
-}
-
-function plain(p: ProofLike): StoredProof {
-  const out: StoredProof = { id: p.id, amount: Amount.from(p.amount).toNumber(), secret: p.secret, C: p.C };
-  if (p.dleq) out.dleq = { e: p.dleq.e, s: p.dleq.s, ...(p.dleq.r ? { r: p.dleq.r } : {}) };
-  if (p.witness !== undefined) out.witness = p.witness;
-  return out;
-}
-
-function asProofs(ps: StoredProof[]): Proof[] {
-  return ps.map((p) => ({ ...p, amount: Amount.from(p.amount) }) as Proof);
 }
 
 /**
@@ -44,33 +39,44 @@ export async function receiptOf(secrets: string[]): Promise<string | undefined> 
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function isSpent(err: unknown): boolean {
+export function isSpent(err: unknown): boolean {
   return err instanceof MintOperationError && err.code === SPENT;
 }
 
-function newId(): string {
+export function newId(): string {
   const b = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 export type QuoteStatus = 'unpaid' | 'paid' | 'issued' | 'expired';
 
+/** A reason the wallet did not do something, worded for the person using the page. */
 export class WalletError extends Error {}
+
+type JournalStart = Pick<JournalEntry, 'kind' | 'inputs'> & Partial<Pick<JournalEntry, 'paymentId' | 'token' | 'quote'>>;
 
 export class BrowserWallet {
   private cashuWallet?: Promise<Wallet>;
+  readonly counters: StoredCounters;
 
-  constructor(readonly mint: string) {}
+  constructor(readonly mint: string) {
+    this.counters = new StoredCounters(mint);
+  }
 
-  /** The cashu-ts wallet of this mint (keysets loaded once). */
+  /** The cashu-ts wallet of this mint (keysets loaded once), deriving outputs from the recovery words. */
   cashu(): Promise<Wallet> {
     this.cashuWallet ??= (async () => {
-      const w = new Wallet(this.mint, { unit: 'sat' });
+      const w = new Wallet(this.mint, { unit: 'sat', bip39seed: await seedOf(currentWords()), counterSource: this.counters });
       await w.loadMint();
       return w;
     })();
     this.cashuWallet.catch(() => (this.cashuWallet = undefined));
     return this.cashuWallet;
+  }
+
+  /** The words changed (a restore): the next request derives from the new ones. */
+  forgetCashuWallet(): void {
+    this.cashuWallet = undefined;
   }
 
   state(): WalletState {
@@ -79,6 +85,32 @@ export class BrowserWallet {
 
   balance(): number {
     return sumProofs(this.state().proofs);
+  }
+
+  /**
+   * One request to the mint under the journal: the entry is written before the request, and the
+   * result is stored in the same write that removes it (`store` returning false keeps it: the
+   * outcome is not final, e.g. a Lightning payment still pending). A refusal by the mint removes
+   * it (nothing was spent or signed); any other failure leaves it for recovery.
+   */
+  async journaled<T>(start: JournalStart, request: (w: Wallet) => Promise<T>, store: (s: WalletState, result: T) => boolean | void): Promise<T> {
+    const w = await this.cashu();
+    const id = newId();
+    updateState(this.mint, (s) => s.journal.push({ ...start, id, ranges: [], createdAt: Date.now() }));
+    this.counters.active = id;
+    let result: T;
+    try {
+      result = await request(w);
+    } catch (err) {
+      if (err instanceof MintOperationError) updateState(this.mint, (s) => (s.journal = s.journal.filter((e) => e.id !== id)));
+      throw err;
+    } finally {
+      this.counters.active = undefined;
+    }
+    updateState(this.mint, (s) => {
+      if (store(s, result) !== false) s.journal = s.journal.filter((e) => e.id !== id);
+    });
+    return result;
   }
 
   /** Receives a cashuA/cashuB token of this mint: swapped at the mint, then added. Returns the sats added. */
@@ -92,17 +124,25 @@ export class BrowserWallet {
       }
       if (normalizeMint(meta.mint) !== this.mint) throw new WalletError(`That token is from another mint (${meta.mint}); this gateway takes ${this.mint}.`);
       if ((meta.unit || 'sat') !== 'sat') throw new WalletError(`That token is in ${meta.unit}, not sat.`);
-      const w = await this.cashu();
-      let proofs: Proof[];
       try {
-        proofs = await w.receive(token.trim());
+        return await this.receiveToken(token.trim());
       } catch (err) {
         if (isSpent(err)) throw new WalletError('That token has already been spent.');
         throw err;
       }
-      updateState(this.mint, (s) => s.proofs.push(...proofs.map(plain)));
-      return sumProofs(proofs.map(plain));
     });
+  }
+
+  /** Swaps a token's proofs for new ones of this wallet (journaled; call under the lock). */
+  async receiveToken(token: string, paymentId?: string): Promise<number> {
+    const w = await this.cashu();
+    const inputs = plainAll(w.decodeToken(token).proofs);
+    const start: JournalStart = { kind: 'receive', inputs, token, ...(paymentId ? { paymentId } : {}) };
+    const proofs = await this.journaled(start, (cw) => cw.receive(token), (s, got: Proof[]) => {
+      addNew(s.proofs, plainAll(got));
+      if (paymentId) s.payments = s.payments.filter((p) => p.id !== paymentId);
+    });
+    return total(proofs);
   }
 
   // ---- Lightning top-up (NUT-04) ----
@@ -132,13 +172,11 @@ export class BrowserWallet {
     return withWalletLock(async () => {
       const q = this.state().quotes.find((x) => x.quote === quote);
       if (!q) return 0;
-      const w = await this.cashu();
-      const proofs = await w.mintProofsBolt11(q.amount, q.quote);
-      updateState(this.mint, (s) => {
-        s.proofs.push(...proofs.map(plain));
+      const proofs = await this.journaled({ kind: 'mint', inputs: [], quote }, (w) => w.mintProofsBolt11(q.amount, q.quote), (s, got: Proof[]) => {
+        addNew(s.proofs, plainAll(got));
         s.quotes = s.quotes.filter((x) => x.quote !== quote);
       });
-      return sumProofs(proofs.map(plain));
+      return total(proofs);
     });
   }
 
@@ -154,25 +192,32 @@ export class BrowserWallet {
    */
   pay(amount: number): Promise<PendingPayment> {
     return withWalletLock(async () => {
-      const w = await this.cashu();
       const s = this.state();
       if (sumProofs(s.proofs) < amount) throw new WalletError(`Not enough sats: ${amount} needed, ${sumProofs(s.proofs)} in the wallet.`);
-      let res;
+      const id = newId();
+      let payment: PendingPayment | undefined;
       try {
-        res = await w.send(amount, s.proofs, { includeFees: true });
+        await this.journaled(
+          { kind: 'swap', inputs: s.proofs },
+          async (w) => {
+            const res = await w.send(amount, asProofs(s.proofs), { includeFees: true });
+            const token = getEncodedToken({ mint: this.mint, proofs: res.send, unit: 'sat' });
+            const receipt = await receiptOf(res.send.map((p) => p.secret));
+            payment = { id, token, amount: total(res.send), createdAt: Date.now(), ...(receipt ? { receipt } : {}) };
+            return res;
+          },
+          (st, res) => {
+            // Proofs added meanwhile by another tab stay; the ones this send used are replaced by `keep`.
+            st.proofs = without(st.proofs, s.proofs);
+            addNew(st.proofs, plainAll(res.keep));
+            if (payment) st.payments.push(payment);
+          },
+        );
       } catch (err) {
         if (err instanceof Error && /not enough funds/i.test(err.message)) throw new WalletError(`Not enough sats for ${amount} plus the mint's fee.`);
         throw err;
       }
-      const token = getEncodedToken({ mint: this.mint, proofs: res.send, unit: 'sat' });
-      const receipt = await receiptOf(res.send.map((p) => p.secret));
-      const payment: PendingPayment = { id: newId(), token, amount: sumProofs(res.send.map(plain)), createdAt: Date.now(), ...(receipt ? { receipt } : {}) };
-      updateState(this.mint, (st) => {
-        const used = new Set(s.proofs.map((p) => p.secret));
-        // Proofs added meanwhile by another tab stay; the ones this send used are replaced by `keep`.
-        st.proofs = [...st.proofs.filter((p) => !used.has(p.secret)), ...res.keep.map(plain)];
-        st.payments.push(payment);
-      });
+      if (!payment) throw new Error('the payment was not recorded');
       return payment;
     });
   }
@@ -191,20 +236,15 @@ export class BrowserWallet {
   settle(id: string, changeToken: string): Promise<number> {
     return withWalletLock(async () => {
       if (!this.state().payments.some((p) => p.id === id)) return 0;
-      let proofs: Proof[] = [];
       if (changeToken) {
-        const w = await this.cashu();
         try {
-          proofs = await w.receive(changeToken);
+          return await this.receiveToken(changeToken, id);
         } catch (err) {
           if (!isSpent(err)) throw err; // keep the payment: try again later
         }
       }
-      updateState(this.mint, (s) => {
-        s.proofs.push(...proofs.map(plain));
-        s.payments = s.payments.filter((p) => p.id !== id);
-      });
-      return sumProofs(proofs.map(plain));
+      updateState(this.mint, (s) => (s.payments = s.payments.filter((p) => p.id !== id)));
+      return 0;
     });
   }
 
@@ -217,19 +257,12 @@ export class BrowserWallet {
     return withWalletLock(async () => {
       const p = this.state().payments.find((x) => x.id === id);
       if (!p) return 0;
-      const w = await this.cashu();
-      let proofs: Proof[];
       try {
-        proofs = await w.receive(p.token);
+        return await this.receiveToken(p.token, id);
       } catch (err) {
         if (isSpent(err)) return null;
         throw err;
       }
-      updateState(this.mint, (s) => {
-        s.proofs.push(...proofs.map(plain));
-        s.payments = s.payments.filter((x) => x.id !== id);
-      });
-      return sumProofs(proofs.map(plain));
     });
   }
 
@@ -240,19 +273,76 @@ export class BrowserWallet {
 
   // ---- withdrawing ----
 
-  /** The whole balance as one token, taken out of the wallet in the same write. */
+  /**
+   * The whole balance as one token of the fewest proofs (one per set bit of the amount): as it
+   * is when the wallet holds no two proofs of one amount, else after one swap (less the mint's
+   * input fee, if it charges one). Taken out of the wallet in the same write that stores it.
+   */
   withdrawAll(): Promise<{ token: string; amount: number }> {
     return withWalletLock(async () => {
       const s = this.state();
       if (s.proofs.length === 0) throw new WalletError('The wallet is empty.');
-      const amount = sumProofs(s.proofs);
-      const token = getEncodedToken({ mint: this.mint, proofs: asProofs(s.proofs), unit: 'sat' });
-      updateState(this.mint, (st) => {
-        const gone = new Set(s.proofs.map((p) => p.secret));
-        st.proofs = st.proofs.filter((p) => !gone.has(p.secret));
-        st.lastWithdrawal = { token, amount, at: Date.now() };
-      });
-      return { token, amount };
+      const keep = (token: string, amount: number) => (st: WalletState) => (st.lastWithdrawal = { token, amount, at: Date.now() });
+      if (fewestProofs(s.proofs)) {
+        const token = getEncodedToken({ mint: this.mint, proofs: asProofs(s.proofs), unit: 'sat' });
+        const amount = sumProofs(s.proofs);
+        updateState(this.mint, (st) => {
+          st.proofs = without(st.proofs, s.proofs);
+          keep(token, amount)(st);
+        });
+        return { token, amount };
+      }
+      const w = await this.cashu();
+      const amount = sumProofs(s.proofs) - w.getFeesForProofs(asProofs(s.proofs)).toNumber();
+      if (amount <= 0) throw new WalletError("The balance does not cover the mint's fee for a withdrawal.");
+      let token = '';
+      const res = await this.journaled(
+        { kind: 'swap', inputs: s.proofs },
+        (cw) => cw.send(amount, asProofs(s.proofs)),
+        (st, r) => {
+          token = getEncodedToken({ mint: this.mint, proofs: r.send, unit: 'sat' });
+          st.proofs = without(st.proofs, s.proofs);
+          addNew(st.proofs, plainAll(r.keep));
+          keep(token, total(r.send))(st);
+        },
+      );
+      return { token, amount: total(res.send) };
+    });
+  }
+
+  // ---- paying a Lightning invoice (NUT-05, change by NUT-08) ----
+
+  /** What paying this invoice takes: the mint's quote (amount and the most the routing fee can be). */
+  async quoteInvoice(invoice: string): Promise<MeltQuoteBolt11Response> {
+    const w = await this.cashu();
+    return w.createMeltQuoteBolt11(invoice.trim().replace(/^lightning:/i, ''));
+  }
+
+  /**
+   * Pays a quoted invoice from the balance: proofs covering the amount and the fee reserve are
+   * melted, and what the payment did not use comes back as change. Returns the sats paid and back.
+   */
+  payInvoice(quote: MeltQuoteBolt11Response): Promise<{ paid: number; back: number; pending: boolean }> {
+    return withWalletLock(async () => {
+      const w = await this.cashu();
+      const s = this.state();
+      const need = quote.amount.toNumber() + quote.fee_reserve.toNumber();
+      const pick = w.selectProofsToSend(asProofs(s.proofs), need, true);
+      const inputs = plainAll(pick.send);
+      if (inputs.length === 0 || sumProofs(inputs) < need + w.getFeesForProofs(pick.send).toNumber()) {
+        throw new WalletError(`Not enough sats: this invoice needs up to ${need} (with the fee reserve); the wallet has ${sumProofs(s.proofs)}.`);
+      }
+      const res = await this.journaled(
+        { kind: 'melt', inputs, quote: quote.quote },
+        (cw) => cw.meltProofsBolt11(quote, pick.send),
+        (st, r) => {
+          st.proofs = without(st.proofs, inputs);
+          addNew(st.proofs, plainAll(r.change));
+          return r.quote.state !== 'PENDING'; // still paying: recovery finishes it
+        },
+      );
+      const back = total(res.change);
+      return { paid: sumProofs(inputs) - back, back, pending: res.quote.state === 'PENDING' };
     });
   }
 }
