@@ -17,9 +17,9 @@ export async function startMarketplace(opts: PaidEnvOptions = {}): Promise<PaidE
   return PaidEnv.start({ ...opts, config: { ...MARKETPLACE_CONFIG, ...(opts.config ?? {}) } });
 }
 
-/** An agent with test timings (heartbeats every 200 ms, delays scaled down 100×), connected. */
+/** An agent with test timings (heartbeats every 200 ms, delays scaled down 100×; no automatic payout unless asked), connected. */
 export async function joinAgent(env: PaidEnv, o: Partial<OwlrunAgentOptions> = {}, gateway = env.gw.url): Promise<OwlrunAgent> {
-  const agent = new OwlrunAgent({ gateway, heartbeatMs: 200, timeScale: 0.01, ...o });
+  const agent = new OwlrunAgent({ gateway, heartbeatMs: 200, timeScale: 0.01, autoWithdraw: false, ...o });
   await agent.start();
   await waitFor(async () => (await modelNodes(gateway, agent.models[0]!)) > 0, 'the agent\'s model is listed');
   return agent;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { OwlrunAgent } from '../../src/simulator/owlrun-agent.js';
-import { MOCK_WORDS } from '../../src/simulator/owlrun-mock-ollama.js';
+import { goString } from '../../src/simulator/owlrun-go.js';
+import { agentReads, MOCK_WORDS, mockFlushes } from '../../src/simulator/owlrun-mock-ollama.js';
 import { asChange, post, sseData, streamedText } from '../helpers/paid-stream.js';
 import type { PaidEnv } from '../helpers/paid-env.js';
 import { assertLedger, joinAgent, modelNodes, providerBalance, startMarketplace, waitFor } from '../helpers/marketplace.js';
@@ -53,6 +54,24 @@ describe('marketplace: Owlrun node agents serve paid jobs over their WebSocket',
     assert.equal(agent.completed[0]!.tokens, 19);
     await waitFor(() => agent.stats?.balance_sats === 9000, 'the heartbeat_ack shows the balance in msat');
     assert.equal(agent.stats!.earned_total_sats, 9000);
+  });
+
+  it('reassembles 4096-byte proxy_chunk cuts that split SSE events and multi-byte characters (U+FFFD as the agent sends them)', async () => {
+    env = await startMarketplace();
+    const words = Array.from({ length: 300 }, (_, i) => `${"żółw🦉".repeat(20)}${i} `);
+    const agent = await join({ answer: { words, wordDelayMs: 0 } });
+    const reads = agentReads(mockFlushes({ words, wordDelayMs: 0 })[0]!.bytes);
+    assert.ok(reads.length >= 8, 'the answer spans many 4096-byte reads');
+    const expected = streamedText(sseData(reads.map(goString).join('')));
+    assert.ok(expected.includes('\uFFFD'), 'some read boundary cut a character');
+    const res = await post(env, '/v1/chat/completions', chat({ stream: true }), { 'x-cashu': await env.token(1000) });
+    const data = sseData(await res.text());
+    assert.equal(streamedText(data), expected, 'the buyer gets exactly the bytes the agent sent, in order');
+    assert.equal(agent.chunksSent, reads.length);
+    const change = asChange(data.at(-1));
+    assert.equal(change.cost_sats + change.change_sats, 1000);
+    assert.equal(await env.redeem(change.token), change.change_sats);
+    await assertLedger(env);
   });
 
   it('answers a buyer who asked for no stream with one chat.completion, the change in X-Cashu-Change', async () => {
