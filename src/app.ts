@@ -9,6 +9,7 @@ import type { RouteKind } from './pipeline/job.js';
 import type { PluginRunner } from './pipeline/runner.js';
 import type { Forwarder } from './proxy/forward.js';
 import type { BackendPool } from './proxy/pool.js';
+import type { AdmissionQueue } from './queue/admission.js';
 import { listModels, QuotedRateKey } from './models.js';
 import { errorBody } from './errors.js';
 import { bearer, KeyRing } from './http/keys.js';
@@ -21,6 +22,7 @@ export interface AppDeps {
   config: GatewayConfig;
   log: Logger;
   pool: BackendPool;
+  queue: AdmissionQueue;
   forwarder: Forwarder;
   runner: PluginRunner;
   /** Jobs in progress (graceful shutdown waits for them). */
@@ -46,6 +48,7 @@ export function createApp(deps: AppDeps): Koa {
   const router = new Router();
   const jobDeps: JobDeps = {
     pool: deps.pool,
+    queue: deps.queue,
     forwarder: deps.forwarder,
     runner: deps.runner,
     log: deps.log,

@@ -12,6 +12,7 @@ import { PluginRunner } from './pipeline/runner.js';
 import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
+import { AdmissionQueue } from './queue/admission.js';
 import type { Db } from './store/db.js';
 import { openDb } from './store/open.js';
 import '../plugins/index.js';
@@ -45,6 +46,7 @@ export class Gateway {
     readonly log: Logger,
     readonly db: Db,
     readonly pool: BackendPool,
+    readonly queue: AdmissionQueue,
     readonly runner: PluginRunner,
     private readonly forwarder: Forwarder,
     readonly metrics: GatewayMetrics,
@@ -81,7 +83,13 @@ export class Gateway {
     const names = [...withMetrics, ...pluginsEnabledByConfig(config).filter((n) => !withMetrics.includes(n))];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
-    const gw = new Gateway(config, log, db, pool, runner, new Forwarder(), metrics, services);
+    const queue = new AdmissionQueue(pool, config.queue, {
+      depth: (n) => metrics.queueDepth.set(n),
+      waited: (seconds, outcome) => metrics.queueWait.observe({ outcome }, seconds),
+      refusedFull: () => metrics.queueRefusals.inc(),
+    });
+    pool.onChange(() => queue.pump());
+    const gw = new Gateway(config, log, db, pool, queue, runner, new Forwarder(), metrics, services);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
     await pool.checkAll();
@@ -100,6 +108,7 @@ export class Gateway {
       config: this.config,
       log: this.log,
       pool: this.pool,
+      queue: this.queue,
       forwarder: this.forwarder,
       runner: this.runner,
       active: this.active,

@@ -75,9 +75,11 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         const message = `this request costs at least ${quote.leastSats} sats${token.inputFee ? ` plus ${token.inputFee} sats of mint fees` : ''}; the token holds ${token.amount}`;
         return refuse(job, 'cashu_amount_too_low', { echo: raw, amount: quote.leastSats + token.inputFee, message });
       }
-      // The model must be able to run before anything is claimed.
+      // A place on a node is reserved (waiting in the queue if every node is busy) before
+      // anything is claimed: a waiting or refused request holds none of the buyer's money.
       if (!job.modelKnown) return refuse(job, 'no_backend_for_model', { echo: raw, message: `no backend serves model "${job.model}"` });
-      if (job.candidates.length === 0) return refuse(job, 'backend_unavailable', { echo: raw, message: `no healthy node has room for model "${job.model}"` });
+      const admitted = await job.admit();
+      if (!admitted.ok) return refuse(job, admitted.code === 'client_gone' ? 'backend_unavailable' : admitted.code, { echo: raw, message: admitted.message });
 
       const receipt = receiptOf(token);
       const opened = await money.jobs.create(

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { BACKEND_KINDS } from '../../src/config/schema.js';
+import { BACKEND_KINDS, DEFAULT_MAX_CONCURRENT } from '../../src/config/schema.js';
 import type { BackendKind } from '../../src/config/types.js';
 import type { Registration, RegistrationsRepo } from '../../src/ledger/registrations.js';
 import { probeNode } from '../../src/proxy/health.js';
@@ -41,7 +41,7 @@ export function parseAnnouncement(body: Record<string, unknown>): Announcement {
     }
     models = [...new Set(body.models as string[])];
   }
-  const mc = body.maxConcurrent ?? 8;
+  const mc = body.maxConcurrent ?? DEFAULT_MAX_CONCURRENT[kind as BackendKind];
   if (typeof mc !== 'number' || !Number.isSafeInteger(mc) || mc < 1 || mc > 10_000) throw bad('maxConcurrent', 'an integer from 1 to 10000');
   const defaultName = `${u.host}${u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '')}`;
   const name = body.name ?? defaultName;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { configSpec } from './schema.js';
+import { configSpec, DEFAULT_MAX_CONCURRENT } from './schema.js';
 import { ConfigError, validate } from './spec.js';
 import type { GatewayConfig } from './types.js';
 
@@ -45,6 +45,7 @@ function crossCheck(cfg: GatewayConfig): GatewayConfig {
     if (ids.has(b.id)) throw new ConfigError(`backends[${i}].id`, `duplicate backend id "${b.id}"`);
     ids.add(b.id);
     b.url = b.url.replace(/\/+$/, '');
+    b.maxConcurrent ??= DEFAULT_MAX_CONCURRENT[b.kind];
   });
   if (cfg.auth.required && cfg.auth.apiKeys.length === 0) {
     throw new ConfigError('auth.apiKeys', 'auth.required is true but no API key is set (is the environment variable exported?)');

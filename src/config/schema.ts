@@ -26,6 +26,14 @@ export const PLUGIN_NAMES = ['auth', 'payment', 'metering', 'change', 'oracle', 
 
 export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
 
+/**
+ * `maxConcurrent` when a backend leaves it out: what each server runs at once by default.
+ * vLLM batches up to `--max-num-seqs` (256); llama.cpp server has `--parallel` slots (4 by default
+ * in current builds); Ollama runs `OLLAMA_NUM_PARALLEL` per model (1–4 by default, queueing the
+ * rest itself); an unknown OpenAI-compatible server gets a cautious 8.
+ */
+export const DEFAULT_MAX_CONCURRENT: Readonly<Record<(typeof BACKEND_KINDS)[number], number>> = { vllm: 256, llamacpp: 4, ollama: 4, openai: 8 };
+
 export const configSpec: Spec = {
   kind: 'object',
   description: 'Owlrun gateway configuration',
@@ -61,9 +69,18 @@ export const configSpec: Spec = {
           url: { kind: 'string', description: 'base URL, e.g. http://127.0.0.1:11434', pattern: /^https?:\/\/[^\s]+$/ },
           provider: { kind: 'string', description: 'who earns the provider share (a providers[].id)', optional: true },
           models: { kind: 'array', description: 'served models; discovered from the backend when left out', items: { kind: 'string', description: 'model name' } },
-          maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node', default: 8, min: 1 },
+          maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node (default by kind: vllm 256, llamacpp 4, ollama 4, openai 8)', optional: true, min: 1 },
           apiKey: { kind: 'string', description: "the backend's own key, sent instead of the client's", optional: true },
+          trustUsage: { kind: 'boolean', description: "bill the usage it reports (false: at most the gateway's own token count plus a tolerance)", default: true },
         },
+      },
+    },
+    queue: {
+      kind: 'object',
+      description: 'requests that find every node for their model busy wait here (nothing is claimed while waiting)',
+      fields: {
+        maxWaitMs: { kind: 'integer', description: 'longest wait for a free node; then 503 backend_unavailable (0: refuse at once)', default: 30000, min: 0 },
+        maxLength: { kind: 'integer', description: 'most requests waiting at once; beyond it 503 backend_unavailable', default: 1000, min: 0 },
       },
     },
     health: {
@@ -96,6 +113,13 @@ export const configSpec: Spec = {
         chunkGapTimeoutMs: { kind: 'integer', description: 'a node silent this long in the middle of a job has failed it', default: 60000, min: 1 },
         jobTimeoutMs: { kind: 'integer', description: 'a job not finished (proxy_done) this long after it was accepted has failed', default: 600000, min: 1 },
         pingIntervalSeconds: { kind: 'duration', description: 'the gateway pings each node this often; a node silent for 3 intervals is disconnected', default: 20 },
+      },
+    },
+    nodes: {
+      kind: 'object',
+      description: 'nodes that providers register by URL',
+      fields: {
+        allowPrivateAddresses: { kind: 'boolean', description: 'true: a registered URL may resolve to loopback, link-local, private or unspecified addresses (tests, one private network)', default: false },
       },
     },
     payment: {

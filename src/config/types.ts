@@ -13,6 +13,8 @@ export interface BackendConfig {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
+  /** Bill this backend's reported usage as it stands (false: clamp it to the gateway's own count). */
+  trustUsage: boolean;
 }
 
 export interface BroadcastConfig { id: string; message: string; level: 'info' | 'warning' | 'critical'; starts_at?: string; ends_at?: string }
@@ -21,6 +23,7 @@ export interface GatewayConfig {
   server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number };
   auth: { required: boolean; apiKeys: KeyEntry[] };
   backends: BackendConfig[];
+  queue: { maxWaitMs: number; maxLength: number };
   health: { intervalSeconds: number; timeoutMs: number };
   admin: { key?: string; sha256?: string };
   providers: KeyEntry[];
@@ -35,6 +38,7 @@ export interface GatewayConfig {
     jobTimeoutMs: number;
     pingIntervalSeconds: number;
   };
+  nodes: { allowPrivateAddresses: boolean };
   payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number };
   pricing: { margins: { inference: number; fx: number }; models: Record<string, Price>; default: Price };
   oracle: {

@@ -4,12 +4,13 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { readBody, parseJsonObject } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
-import type { Job, JobOutcome, RouteKind } from '../pipeline/job.js';
+import type { Job, JobAdmission, JobOutcome, RouteKind } from '../pipeline/job.js';
 import type { PluginRunner } from '../pipeline/runner.js';
 import { ConnectError, Forwarder } from '../proxy/forward.js';
 import type { BackendNode } from '../proxy/node.js';
 import type { BackendPool } from '../proxy/pool.js';
 import { NodeRefusedError, type Upstream } from '../proxy/transport.js';
+import type { Admission, AdmissionQueue, Slot } from '../queue/admission.js';
 import { ChatCompletionAssembler } from '../stream/chat-completion.js';
 import { collectStream } from '../stream/collect.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
@@ -21,6 +22,8 @@ import { responseHeaders, streamFormatOf } from './response-headers.js';
 
 export interface JobDeps {
   pool: BackendPool;
+  /** Where a job waits for a free node; every job's place on a node comes from it. */
+  queue: AdmissionQueue;
   forwarder: Forwarder;
   runner: PluginRunner;
   log: Logger;
@@ -61,7 +64,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     if (!res.writableFinished) abort.abort();
   });
   const model = body.model as string;
-  const route0 = deps.pool.route(model, route);
+  let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
   const job: Job = {
     id: randomUUID(),
     route,
@@ -72,14 +75,17 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     rawBody: raw,
     body,
     bodyChanged: false,
-    modelKnown: route0.known,
-    candidates: route0.candidates,
+    modelKnown: deps.pool.knows(model, route),
+    candidates: [],
     responseHeaders: {},
     state: {},
     startedAt: performance.now(),
     signal: abort.signal,
+    admit: () => admit(),
   };
-  const done = new JobRun(job, req, res, deps).run();
+  const jobRun = new JobRun(job, req, res, deps);
+  admit = () => jobRun.admit();
+  const done = jobRun.run();
   deps.active.add(done);
   try {
     await done;
@@ -90,6 +96,9 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
 
 class JobRun {
   private settled = false;
+  private admission?: Promise<Admission>;
+  /** The job's place on a node, held from admission to the end of the job (released in run's finally). */
+  private slot?: Slot;
 
   constructor(
     private readonly job: Job,
@@ -97,6 +106,19 @@ class JobRun {
     private readonly res: ServerResponse,
     private readonly deps: JobDeps,
   ) {}
+
+  /** Job.admit: one reservation per job, waiting in the queue if every node is full. */
+  admit(): Promise<JobAdmission> {
+    this.admission ??= this.deps.queue.admit(this.job.model, this.job.signal, this.job.route).then((a) => {
+      if (!a.ok) return a;
+      this.slot = a.slot;
+      this.job.node = a.slot.node;
+      this.job.candidates = [a.slot.node];
+      if (a.waitedMs > 0) this.job.responseHeaders['Server-Timing'] = `queue;dur=${a.waitedMs.toFixed(1)}`;
+      return a;
+    });
+    return this.admission.then((a) => (a.ok ? { ok: true } : { ok: false, code: a.code, message: a.message }));
+  }
 
   async run(): Promise<void> {
     const { job, deps } = this;
@@ -107,8 +129,12 @@ class JobRun {
         return sendJson(this.res, verdict.status, verdict.body, { ...job.responseHeaders, ...verdict.headers });
       }
       if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
-      if (!job.modelKnown) return await this.failBeforeOutput('no_backend_for_model', `no backend serves model "${job.model}"`);
-      if (job.candidates.length === 0) return await this.failBeforeOutput('backend_unavailable', `no healthy node has room for model "${job.model}"`);
+      const admitted = await this.admit();
+      if (!admitted.ok) {
+        if (admitted.code === 'client_gone' || job.signal.aborted) return void (await this.settle('client_gone', false, false));
+        return await this.failBeforeOutput(admitted.code, admitted.message);
+      }
+      if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
       deps.runner.transformRequest(job);
       const upstream = await this.connect();
       if (!upstream) return;
@@ -119,7 +145,7 @@ class JobRun {
       if (!this.res.headersSent) sendError(this.res, 'internal_error', this.job.responseHeaders);
       else if (!this.res.writableEnded) this.res.end();
     } finally {
-      if (job.node) job.node.inFlight--;
+      this.slot?.release();
       this.record();
     }
   }
@@ -133,40 +159,42 @@ class JobRun {
     if (job.firstByteAt !== undefined) deps.metrics.timeToFirstToken.observe(labels, (job.firstByteAt - job.startedAt) / 1000);
   }
 
-  /** Tries the candidates in order until one answers with something other than a refusal. */
+  /**
+   * Sends the job to its admitted node; on a refusal (502/503/504) or a connection that fails
+   * before any response byte, moves its slot to the next best node with room (no waiting) and
+   * tries again, until a node answers or none is left.
+   */
   private async connect(): Promise<Upstream | undefined> {
     const { job, deps } = this;
+    const slot = this.slot!;
     const body = job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
+    const tried = new Set<BackendNode>();
     let lastStatus: number | undefined;
-    for (const node of job.candidates) {
-      if (!node.healthy || !node.hasRoom) continue;
-      if (job.signal.aborted) break;
-      node.inFlight++;
+    while (slot.held && !job.signal.aborted) {
+      const node = slot.node;
+      tried.add(node);
       job.node = node;
       try {
         const upstream = node.transport
           ? await this.openTransport(node)
           : await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
         const status = upstream.response.statusCode ?? 502;
-        if (REFUSALS.has(status) && node !== job.candidates[job.candidates.length - 1]) {
-          lastStatus = status;
-          upstream.abort();
-          node.failovers++;
-          deps.metrics.backendFailovers.inc({ node: node.id });
-          deps.log.warn({ node: node.id, status, job: job.id }, 'node refused; trying the next one');
-        } else {
-          return upstream;
-        }
+        if (!REFUSALS.has(status)) return upstream;
+        const next = deps.pool.all().some((n) => n.healthy && n.hasRoom && n.serves(job.model, job.route) && !tried.has(n));
+        if (!next) return upstream; // the last node's own refusal goes to the client
+        lastStatus = status;
+        upstream.abort();
+        deps.log.warn({ node: node.id, status, job: job.id }, 'node refused; trying the next one');
       } catch (err) {
         if (err instanceof NodeRefusedError) deps.log.warn({ node: node.id, reason: err.message, job: job.id }, 'node did not take the job; trying the next one');
         else if (!(err instanceof ConnectError)) throw err;
-        else if (!err.staleSocket) deps.pool.markFailed(node, err.message);
-        node.failovers++;
-        deps.metrics.backendFailovers.inc({ node: node.id });
+        else deps.pool.markFailed(node, err.message);
       }
-      node.inFlight--;
-      job.node = undefined;
+      node.failovers++;
+      deps.metrics.backendFailovers.inc({ node: node.id });
+      if (!slot.moveOn(job.model, tried, job.route)) break;
     }
+    job.node = slot.held ? slot.node : undefined;
     if (job.signal.aborted) {
       await this.settle('client_gone', false, false);
       return undefined;

@@ -26,10 +26,17 @@ export interface Job {
   bodyChanged: boolean;
   /** Some configured or registered backend serves this model (healthy or not). */
   readonly modelKnown: boolean;
-  /** Healthy nodes that serve the model and have room, best first. Empty: nowhere to run. */
+  /** The admitted node once admit succeeded (empty before). */
   candidates: BackendNode[];
-  /** The node that took the job, once one did. */
+  /** The node that took the job, once one did (set by admit). */
   node?: BackendNode;
+  /**
+   * Reserves the job's place on a node, waiting in the admission queue while every node for the
+   * model is full. Idempotent (one reservation per job), never throws. A plugin that takes the
+   * buyer's money MUST await it first and take nothing when it fails: a waiting or refused
+   * request holds none of the buyer's money. The core admits every job its plugins did not.
+   */
+  admit(): Promise<JobAdmission>;
   /** Headers plugins add to the client's response (sent with the response headers). */
   readonly responseHeaders: Record<string, string>;
   readonly state: PluginStates;
@@ -41,6 +48,10 @@ export interface Job {
   /** Aborted when the client goes away. */
   readonly signal: AbortSignal;
 }
+
+export type JobAdmission =
+  | { ok: true }
+  | { ok: false; code: 'no_backend_for_model' | 'backend_unavailable' | 'client_gone'; message: string };
 
 export type JobOutcome =
   /** the backend finished normally */

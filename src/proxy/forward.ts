@@ -19,21 +19,13 @@ const STRIPPED = new Set([
   'accept-encoding',
 ]);
 
+/** The connection to a node failed before any response byte arrived. */
 export class ConnectError extends Error {
-  /**
-   * @param staleSocket the request went out on a pooled keep-alive socket that the backend had
-   *   just closed: the node is fine, a fresh connection will do.
-   */
-  constructor(
-    override readonly cause: Error,
-    readonly staleSocket = false,
-  ) {
+  constructor(override readonly cause: Error) {
     super(cause.message);
     this.name = 'ConnectError';
   }
 }
-
-const STALE_SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 interface Pending {
   resolve(u: Upstream): void;
@@ -47,6 +39,9 @@ export class Forwarder {
   private readonly pending = new WeakMap<IncomingMessage, Pending>();
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' });
+  /** Retries go out on a connection of their own, never on another pooled socket that may be stale too. */
+  private readonly freshHttpAgent = new http.Agent({ keepAlive: false });
+  private readonly freshHttpsAgent = new https.Agent({ keepAlive: false });
 
   constructor() {
     this.proxy.on('proxyReq', (proxyReq, req) => {
@@ -80,20 +75,22 @@ export class Forwarder {
 
   /**
    * Sends body to node. Resolves when the upstream response headers arrive; rejects with
-   * ConnectError when the connection fails before any response byte (the caller may try another node).
-   * A pooled socket the backend closed while idle (a race every keep-alive client meets) is
-   * retried once on a fresh connection: the body is buffered, and nothing reached the backend.
+   * ConnectError when the connection fails before any response byte (the caller may try another
+   * node). Any such failure is first retried once on a fresh connection of its own (the body is
+   * buffered; nothing reached the client): a pooled socket the backend closed while idle (a race
+   * every keep-alive client meets, often on several pooled sockets at once after a burst) or a
+   * connection reset under a burst does not fail the node.
    */
   async send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
     try {
-      return await this.sendOnce(node, req, res, headers, body);
+      return await this.sendOnce(node, req, res, headers, body, false);
     } catch (err) {
-      if (!(err instanceof ConnectError) || !err.staleSocket) throw err;
-      return this.sendOnce(node, req, res, headers, body);
+      if (!(err instanceof ConnectError) || res.destroyed) throw err;
+      return this.sendOnce(node, req, res, headers, body, true);
     }
   }
 
-  private sendOnce(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
+  private sendOnce(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer, fresh: boolean): Promise<Upstream> {
     return new Promise<Upstream>((resolve, reject) => {
       const p: Pending = { resolve, reject, settled: false };
       this.pending.set(req, p);
@@ -108,14 +105,13 @@ export class Forwarder {
           changeOrigin: true,
           selfHandleResponse: true,
           buffer: Readable.from([body]),
-          agent: target.startsWith('https:') ? this.httpsAgent : this.httpAgent,
+          agent: target.startsWith('https:') ? (fresh ? this.freshHttpsAgent : this.httpsAgent) : fresh ? this.freshHttpAgent : this.httpAgent,
         },
         (err: Error) => {
           if (p.settled) return; // after the response began, the relay sees the failure on the response
           p.settled = true;
-          const stale = p.proxyReq?.reusedSocket === true && STALE_SOCKET_CODES.has((err as NodeJS.ErrnoException).code ?? '');
           p.proxyReq?.destroy();
-          reject(new ConnectError(err, stale));
+          reject(new ConnectError(err));
         },
       );
     });
@@ -124,6 +120,8 @@ export class Forwarder {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    this.freshHttpAgent.destroy();
+    this.freshHttpsAgent.destroy();
     this.proxy.close();
   }
 }

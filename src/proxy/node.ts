@@ -7,6 +7,15 @@ import type { NodeTransport } from './transport.js';
  * out), or a live connection the node opened itself (leaves the moment it closes).
  */
 export type NodeSource = 'config' | 'registered' | 'connected';
+import type { PublishedLoad } from './load.js';
+
+/** A node's own load figures, as last read, with what the gateway itself had running there then. */
+export interface LoadReading extends PublishedLoad {
+  /** The gateway's in-flight count on the node when the figures were read. */
+  readonly inFlightAtRead: number;
+  /** When they were read (ms, the pool's clock). */
+  readonly at: number;
+}
 
 /** One inference server in the pool: configured in YAML or registered at run time. */
 export interface BackendNodeSpec {
@@ -18,6 +27,8 @@ export interface BackendNodeSpec {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
+  /** Configured nodes only (default true); a node of any other source is never trusted. */
+  trustUsage?: boolean;
   source: NodeSource;
   expiresAt?: number;
   /** How jobs reach the node when it is not an HTTP server the gateway calls (health is the transport's). */
@@ -34,6 +45,11 @@ export class BackendNode {
   maxConcurrent: number;
   apiKey?: string;
   readonly source: NodeSource;
+  /**
+   * Whether the usage this node reports is billed as it stands. Only an operator's own backend
+   * may be trusted: a provider's node is billed at most the gateway's own count (metering).
+   */
+  readonly trustUsage: boolean;
   expiresAt?: number;
   readonly transport?: NodeTransport;
   readonly routes?: ReadonlySet<RouteKind>;
@@ -43,8 +59,11 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
+  /** The gateway's own jobs on the node now; never above maxConcurrent. */
   inFlight = 0;
   failovers = 0;
+  /** The node's last published load (health checks, or a transport's heartbeats), if any. */
+  load?: LoadReading;
   lastError?: string;
 
   constructor(spec: BackendNodeSpec) {
@@ -55,6 +74,7 @@ export class BackendNode {
     this.maxConcurrent = spec.maxConcurrent;
     this.apiKey = spec.apiKey;
     this.source = spec.source;
+    this.trustUsage = spec.source === 'config' && spec.trustUsage !== false;
     this.expiresAt = spec.expiresAt;
     this.transport = spec.transport;
     if (spec.routes) this.routes = new Set(spec.routes);
@@ -79,6 +99,14 @@ export class BackendNode {
   /** The node serves the model (on the route, when given). */
   serves(model: string, route?: RouteKind): boolean {
     return this.models.has(model) && (route === undefined || this.routes === undefined || this.routes.has(route));
+  }
+
+  /**
+   * Records what the node says about its load (any transport: polled /metrics, /slots, /api/ps,
+   * or an agent's heartbeat `queue_depth` as `waiting`). Ranks the node; never raises its cap.
+   */
+  publishLoad(load: PublishedLoad, at: number): void {
+    this.load = { ...load, inFlightAtRead: this.inFlight, at };
   }
 
   get hasRoom(): boolean {

@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import { BackendNode, type BackendNodeSpec } from './node.js';
 import { probeNode, type ProbeResult } from './health.js';
 import type { RouteKind } from '../pipeline/job.js';
+import { probeLoad } from './load.js';
+import { rankOf } from './rank.js';
 
 export interface Route {
   /** Some node (healthy or not) serves the model. */
   known: boolean;
-  /** Healthy nodes serving the model with room, fewest requests in flight first. */
+  /** Healthy nodes serving the model with room, best first (src/proxy/rank.ts). */
   candidates: BackendNode[];
 }
 
@@ -15,16 +17,31 @@ export class BackendPool {
   private readonly nodes = new Map<string, BackendNode>();
   private timer?: NodeJS.Timeout;
   private rotation = 0;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly opts: { intervalMs: number; timeoutMs: number; log: Logger; now?: () => number },
   ) {}
+
+  /**
+   * `fn` runs after anything that may change where jobs can run other than a job's own slot:
+   * a node added, removed, renewed or turning healthy or unhealthy (the admission queue re-checks
+   * its waiters).
+   */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
 
   add(spec: BackendNodeSpec): BackendNode {
     const node = new BackendNode(spec);
     const old = this.nodes.get(spec.id);
     if (old) node.inFlight = old.inFlight;
     this.nodes.set(spec.id, node);
+    this.changed();
     return node;
   }
 
@@ -48,6 +65,7 @@ export class BackendPool {
       node = this.add(spec);
     }
     if (health) this.applyHealth(node, health);
+    this.changed();
     return { node, created: !old };
   }
 
@@ -60,12 +78,15 @@ export class BackendPool {
         gone.push(node.id);
       }
     }
-    if (gone.length > 0) this.opts.log.info({ nodes: gone }, 'registered nodes stopped heartbeating; removed');
+    if (gone.length > 0) {
+      this.opts.log.info({ nodes: gone }, 'registered nodes stopped heartbeating; removed');
+      this.changed();
+    }
     return gone;
   }
 
   remove(id: string): void {
-    this.nodes.delete(id);
+    if (this.nodes.delete(id)) this.changed();
   }
 
   get(id: string): BackendNode | undefined {
@@ -74,6 +95,12 @@ export class BackendPool {
 
   all(): BackendNode[] {
     return [...this.nodes.values()];
+  }
+
+  /** Some node (healthy or not) serves the model (on the route, when given). */
+  knows(model: string, route?: RouteKind): boolean {
+    for (const node of this.nodes.values()) if (node.serves(model, route)) return true;
+    return false;
   }
 
   /** Where a request for `model` (on `route`, when given) can run. */
@@ -86,11 +113,14 @@ export class BackendPool {
       if (node.healthy && node.hasRoom) candidates.push(node);
     }
     if (candidates.length > 1) {
-      // Fewest in flight first; equal load is rotated so idle nodes share the work.
+      // Equal ranks are rotated so idle nodes share the work.
+      const now = (this.opts.now ?? Date.now)();
+      const maxAge = 3 * this.opts.intervalMs + this.opts.timeoutMs;
       const r = this.rotation++;
       const n = candidates.length;
-      const order = new Map(candidates.map((c, i) => [c, (i + r) % n]));
-      candidates.sort((a, b) => a.inFlight - b.inFlight || order.get(a)! - order.get(b)!);
+      const ranked = candidates.map((node, i) => ({ node, turn: (i + r) % n, ...rankOf(node, model, now, maxAge) }));
+      ranked.sort((a, b) => a.tier - b.tier || a.busy - b.busy || a.turn - b.turn);
+      return { known, candidates: ranked.map((x) => x.node) };
     }
     return { known, candidates };
   }
@@ -100,12 +130,20 @@ export class BackendPool {
     node.healthy = false;
     node.lastError = reason;
     this.opts.log.warn({ node: node.id, reason }, 'backend failed; out of the pool until it answers again');
+    this.changed();
   }
 
-  /** An HTTP health check; a node on its own transport is kept healthy by that transport instead. */
+  /**
+   * One health check, then (healthy nodes) one read of the load the node publishes. A node on
+   * its own transport is kept healthy (and its load published) by that transport instead.
+   */
   async check(node: BackendNode): Promise<void> {
     if (node.transport) return;
-    this.applyHealth(node, await probeNode(node, this.opts.timeoutMs));
+    const health = await probeNode(node, this.opts.timeoutMs);
+    this.applyHealth(node, health);
+    if (!health.ok) return;
+    const load = await probeLoad(node, this.opts.timeoutMs);
+    if (load) node.publishLoad(load, (this.opts.now ?? Date.now)());
   }
 
   /** Records a health check's result on the node (and the models it discovered). */
@@ -115,8 +153,9 @@ export class BackendPool {
     node.healthy = result.ok;
     node.lastError = result.ok ? undefined : result.error;
     if (result.ok && result.models && !node.fixedModels) node.setModels(result.models);
-    if (wasHealthy !== node.healthy || !node.checked) {
+    if (wasHealthy !== node.healthy) {
       this.opts.log.info({ node: node.id, healthy: node.healthy, error: node.lastError }, 'backend health changed');
+      this.changed();
     }
   }
 

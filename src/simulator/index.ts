@@ -68,6 +68,10 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator & { re
     const method = req.method ?? 'GET';
     const path = new URL(req.url ?? '/', 'http://sim').pathname;
     const route = kindServer.route(method, path);
+    if (route?.inference && (sim.options.resetConnections ?? 0) > 0) {
+      sim.options.resetConnections! -= 1;
+      return void req.socket.resetAndDestroy();
+    }
     const snapshot: SimOptions = { ...sim.options };
     const models = snapshot.models ?? [defaultModel(kind)];
     const wire = new Wire(res);
@@ -94,7 +98,8 @@ export async function startSimulator(opts: SimOptions): Promise<Simulator & { re
     }
     rec.body = parseBody(await readBody(req));
     if (wire.closed) return;
-    const ex: Exchange = { req, res, method, path, body: rec.body, opts: snapshot, models, rec, wire, startedAt, t0, tFirst: undefined };
+    const running = (): number => requests.reduce((n, r) => n + (r.done ? 0 : 1), 0);
+    const ex: Exchange = { req, res, method, path, body: rec.body, opts: snapshot, models, rec, wire, startedAt, running, t0, tFirst: undefined };
     try {
       if (route) await route.handle(ex);
       else wire.send(kindServer.notFound(ex));

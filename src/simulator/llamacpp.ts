@@ -59,6 +59,34 @@ function health(ex: Exchange): Reply {
   return json(ex, 200, { status: 'ok' });
 }
 
+/** Busy slots: this server's own running requests plus other clients', at most every slot. */
+function busySlots(ex: Exchange): { slots: number; busy: number; deferred: number } {
+  const slots = ex.opts.slots ?? 4;
+  const wanted = ex.running() + (ex.opts.otherLoad?.running ?? 0);
+  return { slots, busy: Math.min(slots, wanted), deferred: Math.max(0, wanted - slots) + (ex.opts.otherLoad?.waiting ?? 0) };
+}
+
+/** GET /slots: one entry per slot; busy ones carry their task. */
+function slotList(ex: Exchange): Reply {
+  const { slots, busy } = busySlots(ex);
+  const list = Array.from({ length: slots }, (_, id) =>
+    id < busy
+      ? { id, n_ctx: nCtx(ex), speculative: false, is_processing: true, id_task: 100 + id, n_prompt_tokens: 12, n_prompt_tokens_processed: 12, n_prompt_tokens_cache: 0, next_token: [{ has_next_token: true, has_new_line: false, n_remain: -1, n_decoded: 3 }] }
+      : { id, n_ctx: nCtx(ex), speculative: false, is_processing: false },
+  );
+  return json(ex, 200, list);
+}
+
+/** GET /metrics: only with --metrics (else 501); no labels. */
+function metricsText(ex: Exchange): Reply {
+  if (!ex.opts.metrics) return llamaError(ex, 501, 'This server does not support metrics endpoint. Start it with `--metrics`');
+  const { busy, deferred } = busySlots(ex);
+  const gauge = (name: string, help: string, v: number) => `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} gauge\nllamacpp:${name} ${v}\n`;
+  const text = `# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 0\n` +
+    gauge('requests_processing', 'Number of requests processing.', busy) + gauge('requests_deferred', 'Number of requests deferred.', deferred);
+  return { status: 200, headers: [...headers(ex, 'text/plain; version=0.0.4')], body: text };
+}
+
 function models(ex: Exchange): Reply {
   const created = unixNow();
   const list = ex.models.map((name) => ({
@@ -148,6 +176,8 @@ const GET_ROUTES: Record<string, Route> = {
   '/v1/health': probe(health),
   '/v1/models': probe(models),
   '/models': probe(models),
+  '/slots': probe(slotList),
+  '/metrics': probe(metricsText),
 };
 
 const POST_ROUTES: Record<string, Route> = {

@@ -55,7 +55,7 @@ function tags(ex: Exchange): Reply {
 
 function ps(ex: Exchange): Reply {
   if (ex.opts.healthy === false) return UNHEALTHY();
-  const models = ex.models.map((m) => ({
+  const models = (ex.opts.loadedModels ?? ex.models).map((m) => ({
     name: ollamaName(m),
     model: ollamaName(m),
     size: 3342503936,

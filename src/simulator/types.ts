@@ -16,10 +16,34 @@ export interface SimOptions {
   tokenDelayMs?: number;
   /** Pause before the first token (default 0). */
   firstTokenDelayMs?: number;
+  /**
+   * A lying node: report these counts (usage, timings, eval counts; every report of a stream)
+   * instead of the real ones. The delivered text is unchanged.
+   */
+  reportUsageAs?: { prompt?: number; completion?: number };
   /** Default true. false: omit every usage / timings / prompt_eval_count / eval_count field. */
   reportUsage?: boolean;
   /** Reply this HTTP status with the kind's real error body before any token (e.g. 500, 503). */
   failStatus?: number;
+  /**
+   * Requests of other clients the server reports on top of those it is serving now: vLLM
+   * `/metrics` (num_requests_running / num_requests_waiting), llama.cpp `/metrics`
+   * (requests_processing / requests_deferred) and `/slots` (busy slots).
+   */
+  otherLoad?: { running?: number; waiting?: number };
+  /** vLLM `/metrics` kv_cache_usage_perc (default: 0.01 per running request, at most 1). */
+  kvCacheUsage?: number;
+  /** llama.cpp parallel slots (`-np`, default 4), one `/slots` entry each. */
+  slots?: number;
+  /** llama.cpp started with `--metrics` (default false: `/metrics` answers 501). */
+  metrics?: boolean;
+  /** Ollama: the models resident in memory, listed by `/api/ps` (default: every served model). */
+  loadedModels?: string[];
+  /**
+   * The next N inference requests have their connection reset as soon as they arrive, before any
+   * response byte (a server overwhelmed by a burst, or a socket it had just closed). Counts down.
+   */
+  resetConnections?: number;
   /** After N content tokens, destroy the socket abruptly (no terminal marker). */
   dieAfterTokens?: number;
   /**
@@ -84,6 +108,8 @@ export interface Plan {
   readonly count: number;
   readonly finish: Finish;
   readonly promptTokens: number;
+  /** Counts to report instead of the real ones (SimOptions.reportUsageAs). */
+  readonly lie?: { readonly prompt?: number; readonly completion?: number };
 }
 
 /** A complete non-streaming reply. */
@@ -107,6 +133,8 @@ export interface Exchange {
   readonly wire: Wire;
   /** Server start time in unix seconds (model `created` fields). */
   readonly startedAt: number;
+  /** Inference requests in progress on this server now (this one included, if inference). */
+  readonly running: () => number;
   /** hrtime when the request arrived, and when the first token was written. */
   readonly t0: bigint;
   tFirst: bigint | undefined;

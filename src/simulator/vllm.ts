@@ -86,6 +86,24 @@ function models(ex: Exchange): Reply {
   return uvicornJson(200, JSON.stringify({ object: 'list', data }));
 }
 
+/** prometheus_client's float rendering: integers keep ".0". */
+const promFloat = (v: number): string => (Number.isInteger(v) ? v.toFixed(1) : String(v));
+
+/** GET /metrics: the V1 engine's scheduler gauges (labels engine, model_name) and a counter. */
+function metrics(ex: Exchange): Reply {
+  const running = ex.running() + (ex.opts.otherLoad?.running ?? 0);
+  const waiting = ex.opts.otherLoad?.waiting ?? 0;
+  const kv = ex.opts.kvCacheUsage ?? Math.min(1, running * 0.01);
+  const labels = `{engine="0",model_name="${ex.models[0] ?? 'sim-vllm'}"}`;
+  const gauge = (name: string, help: string, value: number) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}${labels} ${promFloat(value)}\n`;
+  const text =
+    gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', running) +
+    gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', waiting) +
+    gauge('vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', kv) +
+    `# HELP vllm:num_preemptions_total Cumulative number of preemption from the engine.\n# TYPE vllm:num_preemptions_total counter\nvllm:num_preemptions_total${labels} 0.0\n`;
+  return { status: 200, headers: [['server', 'uvicorn'], ['content-length', String(Buffer.byteLength(text))], ['content-type', 'text/plain; version=0.0.4; charset=utf-8']], body: text };
+}
+
 function version(): Reply {
   return uvicornJson(200, JSON.stringify({ version: VLLM_VERSION }));
 }
@@ -142,6 +160,7 @@ const GET_ROUTES: Record<string, Route> = {
   '/health': probe(health),
   '/v1/models': probe(models),
   '/version': probe(version),
+  '/metrics': probe(metrics),
 };
 
 const POST_ROUTES: Record<string, Route> = {

@@ -125,6 +125,35 @@ describe('routing, failover and errors', () => {
     }
   });
 
+  it('retries a connection reset before any response byte on a fresh connection, then on the next node', async () => {
+    const a = await sim({ kind: 'vllm', models: ['m'], tokens: 3 });
+    gw = await startTestGateway({ backends: [{ id: 'a', kind: 'vllm', url: a.url, models: ['m'] }] });
+    a.options.resetConnections = 1; // a fresh connection, reset: not a stale pooled socket
+    const res = await post(gw.url + '/v1/chat/completions', { model: 'm', messages: [], stream: true });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /data: \[DONE\]/);
+    assert.equal(gw.pool.get('a')!.healthy, true, 'one reset does not fail the node');
+
+    // Reset twice in a row: the node is failed and the job moves to the next node.
+    const b = await sim({ kind: 'vllm', models: ['m'], tokens: 3 });
+    await gw.shutdown(0);
+    gw = await startTestGateway({
+      backends: [
+        { id: 'a', kind: 'vllm', url: a.url, models: ['m'] },
+        { id: 'b', kind: 'vllm', url: b.url, models: ['m'] },
+      ],
+    });
+    gw.pool.get('b')!.inFlight = 1; // rank 'a' first
+    a.options.resetConnections = 2;
+    const res2 = await post(gw.url + '/v1/chat/completions', { model: 'm', messages: [] });
+    assert.equal(res2.status, 200);
+    await res2.json();
+    assert.equal(b.requests.length, 1);
+    assert.equal(gw.pool.get('a')!.healthy, false);
+    assert.equal(gw.pool.get('a')!.inFlight, 0);
+    gw.pool.get('b')!.inFlight = 0;
+  });
+
   it('a client that disconnects mid-stream aborts the upstream request', async () => {
     const s = await sim({ kind: 'vllm', models: ['m'], tokens: 1000, tokenDelayMs: 10 });
     gw = await startTestGateway({ backends: [{ id: 'a', kind: 'vllm', url: s.url, models: ['m'] }] });
