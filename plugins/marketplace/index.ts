@@ -58,6 +58,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       sessions.delete(s);
       transport.detach(s);
     },
+    load: (s: AgentSession) => transport.publishLoad(s),
     ack: (s: AgentSession) => heartbeatAck(money ? db : undefined, s.provider, transport.running, money?.billing.btcUsd() ?? 0, Date.now()),
   };
 

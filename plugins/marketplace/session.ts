@@ -10,6 +10,8 @@ export interface SessionHooks {
   /** The socket closed (either side): the node leaves the pool at once. */
   closed(session: AgentSession): void;
   ack(session: AgentSession): Promise<HeartbeatAck>;
+  /** A heartbeat's load figures arrived (queue_depth: the jobs the agent is streaming, for every gateway). */
+  load(session: AgentSession): void;
 }
 
 /** Jobs ended recently, whose late messages are dropped without a warning. */
@@ -103,6 +105,7 @@ export class AgentSession {
         this.queueDepth = msg.queueDepth;
         if (!this.registration) this.bind(text);
         if (this.closed) return;
+        this.hooks.load(this);
         this.hooks.ack(this).then(
           (ack) => this.send({ type: 'heartbeat_ack', ...ack }),
           (err: unknown) => this.log.error({ err }, 'heartbeat_ack failed'),

@@ -75,6 +75,13 @@ export class AgentTransport implements NodeTransport {
     return node;
   }
 
+  /** What the agent says it runs (all gateways' jobs) ranks its node among the others. */
+  publishLoad(session: AgentSession): void {
+    if (!session.registration) return;
+    const node = this.d.pool.get(AgentTransport.nodeId(session.provider, session.registration.nodeId));
+    if (node?.transport === this && this.sessions.get(node.id) === session) node.publishLoad({ running: session.queueDepth }, Date.now());
+  }
+
   /** A closed session's node leaves the pool at once (unless a newer socket of it took over). */
   detach(session: AgentSession): void {
     if (!session.registration) return;

@@ -58,6 +58,8 @@ export class OwlrunAgent {
   registrationFailures = 0;
   dials = 0;
   drains = 0;
+  /** job offers received. */
+  offers = 0;
   /** proxy_chunk messages sent, all jobs. */
   chunksSent = 0;
   readonly wallet: AgentWallet;
@@ -194,6 +196,7 @@ export class OwlrunAgent {
 
   private async handleJob(ws: WebSocket, jobId: string, model: string): Promise<void> {
     const b = this.o.behaviour ?? 'mock';
+    this.offers++;
     if (!this.models.includes(model) || b === 'reject') return this.send(ws, { type: 'reject', job_id: jobId, reason: 'model_not_loaded' });
     this.send(ws, { type: 'accept', job_id: jobId });
     if (b === 'silent') return;
