@@ -20,7 +20,7 @@ export interface BackendConfig {
 export interface BroadcastConfig { id: string; message: string; level: 'info' | 'warning' | 'critical'; starts_at?: string; ends_at?: string }
 
 export interface GatewayConfig {
-  server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number };
+  server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number; headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerIp: number };
   auth: { required: boolean; apiKeys: KeyEntry[] };
   backends: BackendConfig[];
   queue: { maxWaitMs: number; maxLength: number };
@@ -39,7 +39,7 @@ export interface GatewayConfig {
     pingIntervalSeconds: number;
   };
   nodes: { allowPrivateAddresses: boolean };
-  payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number };
+  payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number; mintCheckSeconds: number };
   pricing: { margins: { inference: number; fx: number }; models: Record<string, Price>; default: Price };
   oracle: {
     sources: { name: string; url: string; path: string; headers: Record<string, string> }[];
@@ -51,6 +51,6 @@ export interface GatewayConfig {
   devMint: { enabled: boolean; host: string; port: number; inputFeePpk: number };
   broadcasts: BroadcastConfig[];
   metrics: { key?: string };
-  log: { level: string };
+  log: { level: string; format: 'auto' | 'json' | 'pretty'; access: boolean };
   plugins: string[];
 }

@@ -28,6 +28,7 @@ export class GatewayMetrics {
   readonly queueRefusals = new Counter({ name: 'owlrun_queue_refusals_total', help: 'Requests refused at once because every node was busy and the queue was full (or queueing is off)', registers: [this.registry] });
   readonly backendFailovers = new Counter({ name: 'owlrun_backend_failovers_total', help: 'Times a node refused or failed before answering and the job moved on', labelNames: ['node'] as const, registers: [this.registry] });
   readonly mintRequests = new Counter({ name: 'owlrun_mint_requests_total', help: 'Requests to mints by operation and outcome', labelNames: ['operation', 'outcome'] as const, registers: [this.registry] });
+  readonly mintUp = new Gauge({ name: 'owlrun_mint_up', help: '1 when the trusted mint answered its last check (info and keysets), 0 when not', labelNames: ['mint'] as const, registers: [this.registry] });
   readonly mintDuration = new Histogram({ name: 'owlrun_mint_request_duration_seconds', help: 'Mint request duration by operation', labelNames: ['operation'] as const, buckets: MINT_BUCKETS, registers: [this.registry] });
   readonly paymentErrors = new Counter({ name: 'owlrun_payment_errors_total', help: 'Refused payments by reason code', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly oracleRate = new Gauge({ name: 'owlrun_oracle_btc_usd', help: 'BTC/USD rate in force for pricing', registers: [this.registry] });
