@@ -11,7 +11,7 @@ import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { keyDigest, MarketplaceAccounts } from './accounts.js';
 import { heartbeatAck } from './ack.js';
 import { MarketplaceMetrics } from './metrics.js';
-import { isAgentRegistration, parseAgentRegistration, ProviderKeys, RegistrationError } from './registration.js';
+import { AGENT_KEY, isAgentRegistration, parseAgentRegistration, ProviderKeys, RegistrationError } from './registration.js';
 import { AgentSession } from './session.js';
 import { AgentTransport } from './transport.js';
 
@@ -37,7 +37,14 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   await accounts.init();
   const keys = new ProviderKeys(config, accounts);
   // Agents' keys authenticate the provider endpoints too (balance, withdraw-ecash).
-  deps.services.provide(ProviderKeyDirectory, { lookup: (key) => keys.lookup(key) });
+  // Their payouts are padded cashuA: the agent parses nothing else.
+  deps.services.provide(ProviderKeyDirectory, {
+    lookup: async (key) => {
+      if (!AGENT_KEY.test(key)) return undefined;
+      const provider = await keys.lookup(key);
+      return provider ? { provider, payoutFormat: 'A-padded' } : undefined;
+    },
+  });
   const money = config.plugins.includes('change') ? await moneyServices(deps) : undefined;
 
   let metrics: MarketplaceMetrics | undefined;

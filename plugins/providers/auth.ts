@@ -2,11 +2,14 @@ import type { Middleware } from 'koa';
 import type { KeyEntry } from '../../src/config/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { bearer, KeyRing, type KeyDirectory } from '../../src/http/keys.js';
+import type { PayoutFormat } from '../../src/cashu/token-format.js';
 import { CHALLENGE } from '../../src/http/scopes.js';
 
 /** The provider a request acts for, set by providerAuth. */
 export interface ProviderState {
   provider: string;
+  /** How this key's ecash withdrawals are encoded when the request does not say. */
+  payoutFormat?: PayoutFormat;
 }
 
 /**
@@ -21,10 +24,12 @@ export function providerAuth(keys: readonly KeyEntry[], directory: () => KeyDire
     const key = bearer(ctx.get('Authorization') || undefined);
     if (!key) throw new GatewayError('auth_missing_key', 'a provider key is required: Authorization: Bearer KEY', CHALLENGE);
     // Keys beyond providers[]: node agents a plugin admitted (the directory it provides).
-    const id = ring.match(key) ?? (await directory()?.lookup(key));
+    const found = await directory()?.lookup(key);
+    const id = ring.match(key) ?? found?.provider;
     if (!id) throw new GatewayError('auth_invalid_key', 'the provider key is not valid', CHALLENGE);
     actsFor(id, ctx.query.provider);
     ctx.state.provider = id;
+    if (found?.payoutFormat) ctx.state.payoutFormat = found.payoutFormat;
     await next();
   };
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { KeyEntry } from '../config/types.js';
 import { serviceKey } from '../pipeline/services.js';
+import type { PayoutFormat } from '../cashu/token-format.js';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -38,8 +39,8 @@ export function bearer(header: string | string[] | undefined): string | undefine
  * provided as ProviderKeyDirectory by the plugin that admits them.
  */
 export interface KeyDirectory {
-  /** The provider of a key, or undefined. */
-  lookup(key: string): Promise<string | undefined>;
+  /** The provider of a key (and how its ecash withdrawals are encoded by default), or undefined. */
+  lookup(key: string): Promise<{ provider: string; payoutFormat?: PayoutFormat } | undefined>;
 }
 
 export const ProviderKeyDirectory = serviceKey<KeyDirectory>('provider-key-directory');

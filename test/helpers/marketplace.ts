@@ -10,7 +10,7 @@ export const MARKETPLACE_CONFIG = {
   backends: [],
   providers: [],
   admin: { key: ADMIN_KEY },
-  marketplace: { enabled: true, openRegistration: true, acceptTimeoutMs: 1000, firstChunkTimeoutMs: 1500, chunkGapTimeoutMs: 1500, jobTimeoutMs: 10_000, pingIntervalSeconds: 1 },
+  marketplace: { enabled: true, openRegistration: true, acceptTimeoutMs: 3000, firstChunkTimeoutMs: 3000, chunkGapTimeoutMs: 3000, jobTimeoutMs: 15_000, pingIntervalSeconds: 1 },
 };
 
 export async function startMarketplace(opts: PaidEnvOptions = {}): Promise<PaidEnv> {
