@@ -14,7 +14,8 @@ import { noStore, type RouteScopes } from '../../src/http/scopes.js';
 import { ProviderKeyDirectory } from '../../src/http/keys.js';
 import { serviceKey } from '../../src/pipeline/services.js';
 import { actsFor, providerAuth, type ProviderState } from './auth.js';
-import { parseAnnouncement, Registrar } from './nodes.js';
+import { parseAnnouncement, parseLeave, Registrar } from './nodes.js';
+import { TargetGuard } from './targets.js';
 import { Withdrawer, type WithdrawResult } from './withdraw.js';
 
 const BODY_LIMIT = 64 * 1024;
@@ -107,7 +108,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   await withdrawals.init();
   await registrations.init();
   const withdrawer = new Withdrawer({ db, money, repo: withdrawals, log, metrics });
-  const registrar = new Registrar({ pool, repo: registrations, ttlMs: config.nodeTtlSeconds * 1000, timeoutMs: config.health.timeoutMs, log, now });
+  const guard = new TargetGuard({ pool, config, timeoutMs: config.health.timeoutMs });
+  const registrar = new Registrar({ pool, repo: registrations, guard, ttlMs: config.nodeTtlSeconds * 1000, timeoutMs: config.health.timeoutMs, log, now });
 
   // Registered nodes survive a restart until their TTL runs out (health-checked as the gateway starts).
   await registrar.refresh();
@@ -244,12 +246,13 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       router.use(provider.routes());
 
       router.post('/v1/gateway/register', auth, async (ctx) => {
-        const { created, view } = await registrar.register(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)));
+        const listener = { address: ctx.req.socket.localAddress, port: ctx.req.socket.localPort ?? config.server.port };
+        const { created, view } = await registrar.register(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)), listener);
         ctx.status = created ? 201 : 200;
         ctx.body = { ...view, heartbeat_seconds: Math.max(1, Math.floor(config.nodeTtlSeconds / 3)) };
       });
       router.delete('/v1/gateway/register', auth, async (ctx) => {
-        await registrar.leave(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)).name);
+        await registrar.leave(ctx.state.provider, parseLeave(await bodyOf(ctx)));
         ctx.status = 204;
       });
 

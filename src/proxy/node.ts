@@ -35,6 +35,8 @@ export interface BackendNodeSpec {
   transport?: NodeTransport;
   /** The inference routes the node can run; every route when absent. */
   routes?: readonly RouteKind[];
+  /** The addresses the gateway checked for this node's host: it connects to these only (no DNS at connect time). */
+  pin?: readonly string[];
 }
 
 export class BackendNode {
@@ -53,6 +55,8 @@ export class BackendNode {
   expiresAt?: number;
   readonly transport?: NodeTransport;
   readonly routes?: ReadonlySet<RouteKind>;
+  /** Connect only to these addresses (a registered node: the ones its registration checked), Host header unchanged. */
+  pin?: readonly string[];
   /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
   models = new Set<string>();
   readonly fixedModels: boolean;
@@ -75,6 +79,7 @@ export class BackendNode {
     this.apiKey = spec.apiKey;
     this.source = spec.source;
     this.trustUsage = spec.source === 'config' && spec.trustUsage !== false;
+    this.pin = spec.pin;
     this.expiresAt = spec.expiresAt;
     this.transport = spec.transport;
     if (spec.routes) this.routes = new Set(spec.routes);

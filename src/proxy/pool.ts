@@ -60,6 +60,7 @@ export class BackendPool {
       node.expiresAt = Math.max(old.expiresAt ?? 0, spec.expiresAt);
       node.maxConcurrent = spec.maxConcurrent;
       node.provider = spec.provider;
+      if (spec.pin) node.pin = spec.pin;
       if (node.fixedModels) node.setModels(spec.models);
     } else {
       node = this.add(spec);

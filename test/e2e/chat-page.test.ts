@@ -170,7 +170,8 @@ describe('chat page in a real browser (Chromium)', function () {
       const file = resolve(packageRoot(), 'docs/images/chat-page.png');
       await mkdir(dirname(file), { recursive: true });
       await page.setViewportSize({ width: 900, height: 1250 });
-      await page.screenshot({ path: file });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: file, fullPage: true });
       await page.setViewportSize(PHONE);
     }
   });
@@ -283,7 +284,26 @@ describe('chat page in a real browser (Chromium)', function () {
     const before = await balanceOf(page);
     const melts = env.mint.counters.get('POST /v1/melt/bolt11') ?? 0;
     await page.getByText('Or withdraw to a Lightning wallet').click();
+    // A Lightning address (LNURL-pay) whose service cannot be reached says so; nothing is paid.
+    await page.route('https://wallet.example/**', (route) => route.abort('internetdisconnected'));
+    await page.getByTestId('melt-input').fill('alice@wallet.example');
+    await page.getByTestId('melt-amount').fill('5');
+    await page.getByTestId('melt-quote-button').click();
+    await page.waitForFunction(() => /^Could not reach wallet\.example to get an invoice for alice@wallet\.example/.test(document.querySelector('[data-testid="melt-status"]')?.textContent ?? ''));
+    await page.unroute('https://wallet.example/**');
+    // A mint that refuses an expired invoice: said as such.
+    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*', 'access-control-allow-methods': 'GET, POST, OPTIONS' };
+    await page.route(`${env.mintUrl}/v1/melt/quote/bolt11`, (route) =>
+      route.request().method() === 'OPTIONS'
+        ? route.fulfill({ status: 204, headers: cors })
+        : route.fulfill({ status: 400, headers: { ...cors, 'content-type': 'application/json' }, body: JSON.stringify({ detail: 'invoice expired', code: 20007 }) }),
+    );
     await page.getByTestId('melt-input').fill(createFakeInvoice(21));
+    await page.getByTestId('melt-quote-button').click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="melt-status"]')?.textContent ?? '') === 'The mint refused to pay this invoice: the invoice has expired.');
+    await page.unroute(`${env.mintUrl}/v1/melt/quote/bolt11`);
+    await page.getByTestId('melt-input').fill(createFakeInvoice(21));
+    assert.equal(await page.getByTestId('melt-amount').isVisible(), false, 'an invoice carries its amount');
     await page.getByTestId('melt-quote-button').click();
     await page.getByTestId('melt-pay-button').waitFor({ state: 'visible' });
     assert.match((await page.getByTestId('melt-status').textContent()) ?? '', /Pays 21 sats, plus a Lightning fee of at most 2 sats/);

@@ -128,7 +128,7 @@ describe('marketplace: who may join', () => {
   });
 
   it('the URL registration keeps working beside the agent\'s body (told apart by shape)', async () => {
-    env = await startMarketplace({ config: { providers: [{ id: 'alice', key: 'alice-key' }] } });
+    env = await startMarketplace({ config: { providers: [{ id: 'alice', key: 'alice-key' }], nodes: { allowPrivateAddresses: true } } });
     const res = await fetch(`${env.gw.url}/v1/gateway/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer alice-key' },
