@@ -2,6 +2,7 @@
 // commands and the tests get plugins, the full config schema and gateways through it.
 import { SHIPPED_PLUGINS, type ShippedConfig } from '../plugins/index.js';
 import type { PricingPlugins } from './billing/rate-warning.js';
+import type { GatewayConfig } from './config/types.js';
 import { TrustedMintsKey } from './cashu/mint-monitor.js';
 import { allMigrations } from './migrations.js';
 import { RateViewKey } from './ops/readiness.js';
@@ -36,8 +37,8 @@ export function startGateway(config: ShippedConfig, opts: Omit<GatewayOptions, '
 export const migrations: readonly MigrationSet[] = allMigrations(catalogue);
 
 /** What the plugins `config.plugins` enables do about payment and pricing (doctor's fixed-rate warning). */
-export function pricingPlugins(config: Pick<ShippedConfig, 'plugins'>): PricingPlugins {
-  const enabled = resolvePlugins(catalogue, config.plugins);
+export function pricingPlugins(config: ShippedConfig | GatewayConfig): PricingPlugins {
+  const enabled = resolvePlugins(catalogue, config);
   return { paid: enabled.some((m) => m.provides?.includes(TrustedMintsKey)), rateMoves: enabled.some((m) => m.provides?.includes(RateViewKey)) };
 }
 

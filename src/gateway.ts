@@ -9,6 +9,7 @@ import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
 import { resolvePlugins, type PluginCatalogue } from './pipeline/manifest.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
+import { UpgradeRoutes } from './http/upgrade.js';
 import { PluginRunner } from './pipeline/runner.js';
 import { readiness, RateViewKey, type RateView } from './ops/readiness.js';
 import { Services } from './pipeline/services.js';
@@ -44,6 +45,7 @@ export class Gateway {
   private server?: http.Server;
   private ownsDb = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly upgrades = new UpgradeRoutes();
   private accessLog?: Logger;
   /** The trusted mints' reachability checks (absent without the payment plugin). */
   mints?: MintMonitor;
@@ -91,7 +93,7 @@ export class Gateway {
       }
       const metrics = opts.metrics ?? new GatewayMetrics();
       // The trusted mints are watched when an enabled plugin takes payments at them.
-      const enabled = resolvePlugins(opts.catalogue, config.plugins);
+      const enabled = resolvePlugins(opts.catalogue, config);
       const pricing: PricingPlugins = {
         paid: enabled.some((m) => m.provides?.includes(TrustedMintsKey)),
         rateMoves: enabled.some((m) => m.provides?.includes(RateViewKey)),
@@ -193,6 +195,8 @@ export class Gateway {
       },
       app.callback(),
     );
+    for (const plugin of this.runner.plugins) plugin.upgrades?.(this.upgrades);
+    server.on('upgrade', (req, socket, head) => this.upgrades.handle(req, socket, head));
     const perIp = new Map<string, number>();
     server.on('connection', (s: Socket) => {
       const ip = s.remoteAddress ?? '';
@@ -246,6 +250,7 @@ export class Gateway {
       ]);
       clearTimeout(timer);
     }
+    await this.upgrades.drain();
     for (const s of this.sockets) s.destroy();
     await Promise.allSettled([...this.active]);
     await closed;

@@ -34,7 +34,7 @@ export function parseConfig(yamlText: string, catalogue: PluginCatalogue, env: N
     throw new ConfigError('', `not valid YAML: ${(err as Error).message}`);
   }
   const cfg = crossCheck(validate(fullSpec(catalogue), raw) as GatewayConfig);
-  for (const m of resolvePlugins(catalogue, cfg.plugins)) m.check?.(cfg as never);
+  for (const m of resolvePlugins(catalogue, cfg)) m.check?.(cfg as never);
   return cfg;
 }
 

@@ -23,6 +23,8 @@ export interface PluginManifest<C = unknown> {
   readonly provides?: readonly ServiceKey<unknown>[];
   /** Runs without being listed in `plugins:`: always, or whenever one of the named plugins runs. */
   readonly implied?: 'always' | { readonly by: readonly string[] };
+  /** Runs without being listed when its own config switches it on (e.g. `marketplace.enabled`). */
+  enabledBy?(config: GatewayConfig & C): boolean;
   /** The top-level config keys it owns (validated whether or not it is enabled; --help lists them). */
   readonly config?: SpecFields;
   /** The schema versions of the tables it owns (applied whether or not it is enabled). */
@@ -51,12 +53,15 @@ export function definePlugin<const F extends SpecFields = Record<never, never>>(
  * after the providers of what it needs. Throws ConfigError at `plugins` naming an unknown plugin,
  * or each plugin with every dependency it lacks (and the plugins that would provide them).
  */
-export function resolvePlugins(catalogue: PluginCatalogue, listed: readonly string[]): PluginManifest<never>[] {
+export function resolvePlugins(catalogue: PluginCatalogue, config: Pick<GatewayConfig, 'plugins'>): PluginManifest<never>[] {
+  const listed = config.plugins;
   const byName = new Map(catalogue.manifests.map((m) => [m.name, m]));
   listed.forEach((name, i) => {
     if (!byName.has(name)) throw new ConfigError(`plugins[${i}]`, `unknown plugin "${name}" (known: ${[...byName.keys()].join(', ')})`);
   });
   const names = new Set(listed);
+  // The config was validated against the schema with every plugin's section: it holds m's.
+  for (const m of catalogue.manifests) if (m.enabledBy?.(config as never)) names.add(m.name);
   for (const m of catalogue.manifests) {
     const implied = m.implied === 'always' || (m.implied !== undefined && m.implied.by.some((n) => names.has(n)));
     if (implied) names.add(m.name);
@@ -77,16 +82,24 @@ export function resolvePlugins(catalogue: PluginCatalogue, listed: readonly stri
   return creationOrder(enabled);
 }
 
-/** Providers before the plugins that need them, otherwise as listed; a cycle of needs is a bug. */
+/**
+ * Providers before the plugins that need them, otherwise as listed; a cycle of needs is a bug.
+ * Providers of what a plugin only `uses` come first too, unless that would close a cycle.
+ */
 function creationOrder(enabled: PluginManifest<never>[]): PluginManifest<never>[] {
+  const providersOf = (keys: readonly ServiceKey<unknown>[] | undefined) => enabled.filter((p) => keys?.some((k) => p.provides?.includes(k)));
+  const before = new Map(enabled.map((m) => [m, new Set(providersOf(m.needs).filter((p) => p !== m))]));
+  const reaches = (from: PluginManifest<never>, to: PluginManifest<never>, seen = new Set<PluginManifest<never>>()): boolean =>
+    from === to || (!seen.has(from) && (seen.add(from), [...before.get(from)!].some((p) => reaches(p, to, seen))));
+  for (const m of enabled) for (const p of providersOf(m.uses)) if (p !== m && !reaches(p, m)) before.get(m)!.add(p);
   const out: PluginManifest<never>[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
+  const state = new Map<PluginManifest<never>, 'visiting' | 'done'>();
   const visit = (m: PluginManifest<never>, path: string[]) => {
-    if (state.get(m.name) === 'done') return;
-    if (state.get(m.name) === 'visiting') throw new Error(`plugins need each other in a cycle: ${[...path, m.name].join(' → ')}`);
-    state.set(m.name, 'visiting');
-    for (const key of m.needs ?? []) for (const p of enabled) if (p.provides?.includes(key)) visit(p, [...path, m.name]);
-    state.set(m.name, 'done');
+    if (state.get(m) === 'done') return;
+    if (state.get(m) === 'visiting') throw new Error(`plugins need each other in a cycle: ${[...path, m.name].join(' → ')}`);
+    state.set(m, 'visiting');
+    for (const p of before.get(m)!) visit(p, [...path, m.name]);
+    state.set(m, 'done');
     out.push(m);
   };
   for (const m of enabled) visit(m, []);

@@ -27,7 +27,7 @@ export interface PluginDeps<C = unknown> {
 export async function loadPlugins(catalogue: PluginCatalogue, deps: PluginDeps): Promise<GatewayPlugin[]> {
   const out: GatewayPlugin[] = [];
   try {
-    for (const m of resolvePlugins(catalogue, deps.config.plugins)) {
+    for (const m of resolvePlugins(catalogue, deps.config)) {
       // The config was validated against the schema with every plugin's section: it holds m's.
       const hooks = await m.create(deps as PluginDeps<never>);
       out.push(Object.assign(hooks, { name: m.name, priority: m.priority }));

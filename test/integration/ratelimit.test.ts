@@ -20,7 +20,7 @@ describe('ratelimit: unpaid requests per client address', () => {
 
   it('runs in the shipped config, generous by default', () => {
     const cfg = parseConfig(readFileSync('config/gateway.yaml', 'utf8'), {});
-    assert.ok(resolvePlugins(catalogue, cfg.plugins).some((m) => m.name === 'ratelimit'));
+    assert.ok(resolvePlugins(catalogue, cfg).some((m) => m.name === 'ratelimit'));
     assert.ok(cfg.ratelimit.unpaidBurst >= 60 && cfg.ratelimit.unpaidPerMinute >= 60);
   });
 

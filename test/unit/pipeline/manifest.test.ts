@@ -4,7 +4,7 @@ import { ConfigError } from '../../../src/config/spec.js';
 import { definePlugin, resolvePlugins, type PluginCatalogue } from '../../../src/pipeline/manifest.js';
 import { serviceKey } from '../../../src/pipeline/services.js';
 
-const names = (listed: string[]) => resolvePlugins(catalogue, listed).map((m) => m.name);
+const names = (listed: string[]) => resolvePlugins(catalogue, parseConfig(`plugins: [${listed.join(', ')}]\npayment: { mints: ["http://m"] }`, {})).map((m) => m.name);
 
 describe('plugin manifests', () => {
   it('plugins: [payment] stops start-up naming payment and every plugin it lacks', () => {
@@ -34,6 +34,6 @@ describe('plugin manifests', () => {
     const Ghost = serviceKey<number>('ghost');
     const lonely = definePlugin({ name: 'lonely', priority: 1, needs: [Ghost], create: async () => ({ close: async () => undefined }) });
     const cat: PluginCatalogue = { manifests: [lonely], defaults: [] };
-    assert.throws(() => resolvePlugins(cat, ['lonely']), (err: unknown) => err instanceof ConfigError && /lonely/.test(err.message) && /"ghost"/.test(err.message));
+    assert.throws(() => resolvePlugins(cat, { plugins: ['lonely'] }), (err: unknown) => err instanceof ConfigError && /lonely/.test(err.message) && /"ghost"/.test(err.message));
   });
 });
