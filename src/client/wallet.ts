@@ -14,6 +14,9 @@ import { MemoryStore, sumOf, type Payment, type StoredProof, type WalletState, t
 
 export const DEFAULT_MINT = 'http://127.0.0.1:3338';
 
+/** Node-only; a specifier in a variable, so browser bundlers leave it (and node:fs) out. */
+const FILE_STORE = './file-store.js';
+
 export interface OpenWalletOptions {
   /** The wallet file (Node). Without it the wallet lives in memory (e.g. in a browser). */
   file?: string;
@@ -81,7 +84,7 @@ export class OwlrunWallet {
     const log = opts.log ?? (() => undefined);
     let store = opts.store;
     if (!store && opts.file) {
-      const { FileStore } = await import('./file-store.js');
+      const { FileStore } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ FILE_STORE)) as typeof import('./file-store.js');
       store = new FileStore(opts.file);
     }
     store ??= new MemoryStore();
@@ -150,13 +153,13 @@ export class OwlrunWallet {
    * Tops the wallet up by `sats` over Lightning (NUT-04): asks the mint for an invoice, hands it
    * to `onInvoice`, waits until it is paid and mints the sats. Returns the sats added.
    */
-  async topup(sats: number, opts: { onInvoice?: (invoice: string) => void; pollMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  async topup(sats: number, opts: { onInvoice?: (invoice: string) => void | Promise<void>; pollMs?: number; signal?: AbortSignal } = {}): Promise<number> {
     checkAmount(sats);
     const q = await this.session.cashu.createMintQuoteBolt11(sats);
     markActive(q.quote);
     try {
       await this.store.update((s) => void s.quotes.push({ quote: q.quote, amount: sats, request: q.request, expiry: q.expiry ?? null, createdAt: Date.now(), pid: PID }));
-      opts.onInvoice?.(q.request);
+      await opts.onInvoice?.(q.request);
       for (;;) {
         const st = await this.session.cashu.checkMintQuoteBolt11(q.quote);
         if (st.state === MintQuoteState.PAID) break;
@@ -207,10 +210,17 @@ export class OwlrunWallet {
   async recover(): Promise<number> {
     const before = await this.balance();
     const s = (await this.store.read())!;
-    for (const op of s.ops.filter((o) => !inUse(o))) {
-      await this.session.settleOp(op, { retryReceive: 'retry' }).catch((err: unknown) => this.log(`recovering a mint call failed: ${(err as Error).message}`));
+    for (const op of s.ops) {
+      if (inUse(op)) continue;
+      markActive(op.id);
+      await this.session
+        .settleOp(op, { retryReceive: 'retry' })
+        .catch((err: unknown) => this.log(`recovering a mint call failed: ${(err as Error).message}`))
+        .finally(() => markDone(op.id));
     }
-    for (const p of s.payments.filter((x) => !inUse(x))) {
+    for (const p of s.payments) {
+      if (inUse(p)) continue;
+      markActive(p.id); // byReceipt releases it
       await this.settler.byReceipt(p, 0).catch((err: unknown) => this.log(`recovering a payment failed: ${(err as Error).message}`));
     }
     for (const q of s.quotes.filter((x) => !inUse({ id: x.quote, pid: x.pid }))) {
@@ -231,17 +241,12 @@ export class OwlrunWallet {
     markActive(id);
     let payment: Payment | undefined;
     try {
-      // The receipt needs the proofs' secrets, known only once they are chosen: placed in the same write.
+      // Recorded with its receipt in the same write that takes the proofs.
       await this.take(sats, (s, ps) => {
-        payment = { id, pid: PID, createdAt: Date.now(), gateway, proofs: ps, receipt: '' };
+        payment = { id, pid: PID, createdAt: Date.now(), gateway, proofs: ps, receipt: receiptOf(ps.map((p) => p.secret)) };
         s.payments.push(payment);
       });
-      const receipt = await receiptOf(payment!.proofs.map((p) => p.secret));
-      await this.store.update((s) => {
-        const rec = s.payments.find((x) => x.id === id);
-        if (rec) rec.receipt = receipt;
-      });
-      return { ...payment!, receipt };
+      return payment!;
     } catch (err) {
       markDone(id);
       throw err;

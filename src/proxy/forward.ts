@@ -3,6 +3,10 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { BackendNode } from './node.js';
+import type { Upstream } from './transport.js';
+
+export type { Upstream } from './transport.js';
+import { pinnedAgent } from './node-http.js';
 
 // The only module that knows http-proxy. It sends one buffered request to one node and hands
 // back the upstream response as soon as its headers arrive; the caller owns the response body.
@@ -16,11 +20,12 @@ const STRIPPED = new Set([
   'accept-encoding',
 ]);
 
-export interface Upstream {
-  readonly response: IncomingMessage;
-  /** Tears the upstream connection down (stops the GPU). Idempotent. */
-  abort(): void;
-}
+/**
+ * The only client headers an untrusted node (every provider's node) receives: what inference
+ * needs. Never the buyer's cookies, keys, ecash, or anything that identifies the client
+ * (Forwarded, X-Forwarded-*, X-Real-IP, Referer, Origin, User-Agent…).
+ */
+const FOR_UNTRUSTED = new Set(['content-type', 'accept']);
 
 /** The connection to a node failed before any response byte arrived. */
 export class ConnectError extends Error {
@@ -67,10 +72,11 @@ export class Forwarder {
     });
   }
 
-  /** Outgoing headers: the client's, minus STRIPPED, plus the node's own key. */
+  /** Outgoing headers: the client's minus STRIPPED (an untrusted node: only FOR_UNTRUSTED), plus the node's own key. */
   static outgoingHeaders(clientHeaders: IncomingHttpHeaders, node: BackendNode, bodyLength: number): IncomingHttpHeaders {
     const out: IncomingHttpHeaders = {};
-    for (const [k, v] of Object.entries(clientHeaders)) if (!STRIPPED.has(k) && v !== undefined) out[k] = v;
+    const keep = node.trustUsage ? (k: string) => !STRIPPED.has(k) : (k: string) => FOR_UNTRUSTED.has(k);
+    for (const [k, v] of Object.entries(clientHeaders)) if (keep(k) && v !== undefined) out[k] = v;
     out['content-length'] = String(bodyLength);
     if (node.apiKey) out.authorization = `Bearer ${node.apiKey}`;
     return out;
@@ -108,7 +114,7 @@ export class Forwarder {
           changeOrigin: true,
           selfHandleResponse: true,
           buffer: Readable.from([body]),
-          agent: target.startsWith('https:') ? (fresh ? this.freshHttpsAgent : this.httpsAgent) : fresh ? this.freshHttpAgent : this.httpAgent,
+          agent: pinnedAgent(node, !fresh) ?? (target.startsWith('https:') ? (fresh ? this.freshHttpsAgent : this.httpsAgent) : fresh ? this.freshHttpAgent : this.httpAgent),
         },
         (err: Error) => {
           if (p.settled) return; // after the response began, the relay sees the failure on the response

@@ -83,11 +83,11 @@ describe('agent wallet (owlrun-gateway/client) paying a gateway', function () {
     assert.equal(env.swaps() - swaps, 1 + 1 + (costB === 36 ? 0 : 1), 'one swap to pay');
   });
 
-  it('answers a 402 payment request (creqA) by itself when the gateway publishes no terms', async () => {
+  it('answers a 402 payment request (creqA) by itself when the gateway publishes no terms (a wallet in memory)', async () => {
     // A proxy in front of the gateway that forwards only the API routes: no /v1/payment/info.
     const hidden = (input: RequestInfo | URL, init?: RequestInit) =>
       String(input instanceof Request ? input.url : input).endsWith('/v1/payment/info') ? Promise.resolve(new Response('not found', { status: 404 })) : fetch(input, init);
-    const wallet = await openWallet({ file: dir.file(), mint: env.mintUrl, fetch: hidden });
+    const wallet = await openWallet({ mint: env.mintUrl, fetch: hidden }); // no file: in memory, as in a browser
     await wallet.topup(500);
     const res = await wallet.fetch(`${env.gw.url}/v1/chat/completions`, {
       method: 'POST',
@@ -100,6 +100,21 @@ describe('agent wallet (owlrun-gateway/client) paying a gateway', function () {
     const cost = await costsOf(env, [res.headers.get('x-cashu-receipt')!]);
     assert.equal(await wallet.balance(), 500 - cost);
     await env.assertBooksBalance();
+  });
+
+  it('a balance too low is a 402 from the wallet itself (the SDK shows why and does not retry); nothing is sent or lost', async () => {
+    const wallet = await openWallet({ file: dir.file(), mint: env.mintUrl });
+    await wallet.topup(10);
+    const seen = env.sim.requests.length;
+    const err = await chat(openaiFor(env, wallet), env.model, true, 'hi', 100).then(
+      () => assert.fail('paid with too little'),
+      (e: unknown) => e as { status?: number; code?: string; message: string },
+    );
+    assert.equal(err.status, 402);
+    assert.equal(err.code, 'wallet_insufficient_balance');
+    assert.match(err.message, /not enough sats/);
+    assert.equal(env.sim.requests.length, seen, 'no request reached the backend');
+    assert.equal(await wallet.balance(), 10);
   });
 
   it('leaves requests that are not to a gateway route alone, and a request that pays by itself', async () => {
