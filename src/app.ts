@@ -17,6 +17,8 @@ import type { GatewayMetrics } from './metrics/registry.js';
 import type { Services } from './pipeline/services.js';
 import { adminRouter } from './http/scopes.js';
 import { webRoutes } from './web/serve.js';
+import { accessLog } from './http/access-log.js';
+import type { ReadinessBody } from './ops/readiness.js';
 
 export interface AppDeps {
   config: GatewayConfig;
@@ -32,6 +34,10 @@ export interface AppDeps {
   metrics: GatewayMetrics;
   /** What the plugins provide (e.g. the rate /v1/models quotes sats at). */
   services: Services;
+  /** GET /readyz (200 ready, else 503 with the reasons). */
+  readiness(): Promise<ReadinessBody>;
+  /** Where the access log goes (one line per request); undefined: none. */
+  accessLog?: Logger;
 }
 
 const INFERENCE_ROUTES: [string, RouteKind][] = [
@@ -60,6 +66,12 @@ export function createApp(deps: AppDeps): Koa {
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const body = await deps.readiness();
+    ctx.status = body.status === 'ready' ? 200 : 503;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = body;
   });
   router.get('/v1/models', (ctx) => {
     ctx.body = { object: 'list', data: listModels(deps.pool, deps.config, deps.services.find(QuotedRateKey)) };
@@ -91,6 +103,7 @@ export function createApp(deps: AppDeps): Koa {
   router.use(admin.routes());
   webRoutes(router, deps.config); // GET / (the chat page), /web/*, /v1/payment/info
 
+  app.use(accessLog(deps.accessLog));
   app.use(errorHandler(deps.log));
   app.use(cors());
   app.use(router.routes());

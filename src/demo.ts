@@ -11,5 +11,5 @@ export const DEMO_MODEL = 'owlrun-simulator';
 export async function startDemoBackend(log: Logger): Promise<BackendConfig> {
   const sim = await startSimulator({ kind: 'ollama', models: [DEMO_MODEL], tokens: 48, tokenDelayMs: 25 });
   log.warn({ url: sim.url, model: DEMO_MODEL }, 'demo: answers come from a backend SIMULATOR, not a language model');
-  return { id: 'demo-simulator', kind: 'ollama', url: sim.url, provider: 'alice', models: [DEMO_MODEL], maxConcurrent: 16 };
+  return { id: 'demo-simulator', kind: 'ollama', url: sim.url, provider: 'alice', models: [DEMO_MODEL], maxConcurrent: 16, trustUsage: true };
 }

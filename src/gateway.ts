@@ -3,18 +3,24 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/types.js';
+import { fixedRateWarning } from './billing/rate-warning.js';
+import { MintMonitor } from './cashu/mint-monitor.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
 import type { GatewayPlugin } from './pipeline/plugin.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
 import { PluginRunner } from './pipeline/runner.js';
+import { readiness, type RateView } from './ops/readiness.js';
 import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
 import { AdmissionQueue } from './queue/admission.js';
 import type { Db } from './store/db.js';
+import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
+import { ALL_MIGRATIONS } from './migrations.js';
 import '../plugins/index.js';
+import { OracleKey } from '../plugins/oracle/index.js';
 
 export interface GatewayOptions {
   log?: Logger;
@@ -27,6 +33,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** The fetch plugins use for outside HTTP calls (tests). */
   fetch?: typeof fetch;
+  /** Where the access log goes (default: stdout when log.access is on and log.level is not silent). */
+  accessLog?: Logger;
 }
 
 /** One running gateway: store, dev mint, backend pool, plugins, HTTP server. */
@@ -38,6 +46,9 @@ export class Gateway {
   private server?: http.Server;
   private ownsDb = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
+  private accessLog?: Logger;
+  /** The trusted mints' reachability checks (absent without the payment plugin). */
+  mints?: MintMonitor;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -53,8 +64,14 @@ export class Gateway {
   ) {}
 
   static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
-    const log = opts.log ?? createLogger(config.log.level);
+    const log = opts.log ?? createLogger(config.log.level, config.log.format);
     const db = opts.db ?? (await openDb(config.store.url));
+    // The whole schema forward, in one transaction, before anything reads it (replicas: one at a time).
+    const applied = await migrate(db, ALL_MIGRATIONS).catch(async (err: unknown) => {
+      if (!opts.db) await db.close();
+      throw err;
+    });
+    if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.owner}#${m.version}`) }, 'store schema migrated');
     const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
     for (const b of config.backends) {
       pool.add({ ...b, source: 'config' });
@@ -72,6 +89,17 @@ export class Gateway {
       closers.push(() => mint.close());
     }
     const metrics = opts.metrics ?? new GatewayMetrics();
+    const mintMonitor = config.plugins.includes('payment') && config.payment.mints.length > 0
+      ? new MintMonitor({
+          mints: config.payment.mints,
+          intervalMs: config.payment.mintCheckSeconds * 1000,
+          timeoutMs: config.health.timeoutMs,
+          log,
+          onCheck: (mint, up) => metrics.mintUp.set({ mint }, up ? 1 : 0),
+        })
+      : undefined;
+    // Checked at once, in the background: a dead mint never stops start-up (it is logged and /readyz says so).
+    const mintsChecked = mintMonitor?.checkAll();
     const services = new Services();
     const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
     // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
@@ -89,8 +117,12 @@ export class Gateway {
     const gw = new Gateway(config, log, db, pool, queue, runner, new Forwarder(), metrics, services);
     gw.closers.push(...closers);
     gw.ownsDb = !opts.db;
-    await pool.checkAll();
+    gw.mints = mintMonitor;
+    gw.accessLog = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? createLogger('info', config.log.format) : undefined);
+    await Promise.all([pool.checkAll(), mintsChecked]);
     pool.start();
+    mintMonitor?.start();
+    gw.warnIfFixedRate();
     await gw.listen();
     return gw;
   }
@@ -98,6 +130,30 @@ export class Gateway {
   /** Registers cleanup that runs at shutdown, after the HTTP server closed (e.g. the dev mint). */
   onClose(fn: () => Promise<void> | void): void {
     this.closers.push(fn);
+  }
+
+  /** The oracle plugin's view of the rate in force, when it runs. */
+  private oracle(): RateView | undefined {
+    return this.services.find(OracleKey) satisfies RateView | undefined;
+  }
+
+  /** Loud, at start-up: real ecash priced from a number in the config. */
+  private warnIfFixedRate(): void {
+    const warning = fixedRateWarning(this.config, this.oracle()?.basis() ?? 'fixed_rate');
+    if (!warning) return;
+    const rule = '!'.repeat(72);
+    for (const line of [rule, `PRICING AT A FIXED RATE — ${warning}`, rule]) this.log.warn(line);
+  }
+
+  /** What GET /readyz answers. */
+  readiness() {
+    return readiness({ config: this.config, db: this.db, pool: this.pool, mints: this.mints, oracle: () => this.oracle() }).then((body) => {
+      if (this.draining) {
+        body.status = 'not_ready';
+        body.reasons.push('the gateway is shutting down');
+      }
+      return body;
+    });
   }
 
   private async listen(): Promise<void> {
@@ -112,9 +168,38 @@ export class Gateway {
       isDraining: () => this.draining,
       metrics: this.metrics,
       services: this.services,
+      readiness: () => this.readiness(),
+      accessLog: this.accessLog,
     });
-    const server = http.createServer({ maxHeaderSize: this.config.server.maxHeaderBytes, keepAliveTimeout: 5000 }, app.callback());
+    const { maxHeaderBytes, headersTimeoutMs, requestTimeoutMs, maxConnectionsPerIp } = this.config.server;
+    const server = http.createServer(
+      {
+        maxHeaderSize: maxHeaderBytes,
+        keepAliveTimeout: 5000,
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        // Node enforces the two timeouts above only at this interval: keep it short so a client
+        // dripping its headers is cut within headersTimeoutMs + 1 s.
+        connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+      },
+      app.callback(),
+    );
+    const perIp = new Map<string, number>();
     server.on('connection', (s: Socket) => {
+      const ip = s.remoteAddress ?? '';
+      if (maxConnectionsPerIp > 0) {
+        const open = perIp.get(ip) ?? 0;
+        if (open >= maxConnectionsPerIp) {
+          s.destroy();
+          return;
+        }
+        perIp.set(ip, open + 1);
+        s.once('close', () => {
+          const left = (perIp.get(ip) ?? 1) - 1;
+          if (left > 0) perIp.set(ip, left);
+          else perIp.delete(ip);
+        });
+      }
       s.setNoDelay(true);
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
@@ -156,6 +241,7 @@ export class Gateway {
     await Promise.allSettled([...this.active]);
     await closed;
     this.pool.stop();
+    await this.mints?.stop();
     this.forwarder.close();
     await this.runner.close();
     for (const fn of this.closers.reverse()) await fn();

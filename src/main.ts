@@ -5,18 +5,23 @@ import { dirname, resolve } from 'node:path';
 import { loadConfig } from './config/load.js';
 import { configSpec } from './config/schema.js';
 import { ConfigError, describe } from './config/spec.js';
+import { CliError, moveDevMint, oneLine } from './cli/common.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './log.js';
 
 const HELP = `owlrun — a pay-per-prompt Cashu paywall in front of Ollama, vLLM, llama.cpp and OpenAI-compatible servers
 
-Usage: owlrun [--config FILE] [--port N] [--host ADDR] [--demo]
-       owlrun dev-token AMOUNT [--mint URL] [--v3]   (a token of fake sats from a development mint)
+Usage: owlrun [--config FILE] [--port N] [--host ADDR] [--dev-mint-port N] [--demo]
+       owlrun doctor [--config FILE]            (checks config, store, mints, oracle sources, backends; starts nothing)
+       owlrun migrate [--check] [--config FILE] (applies pending store migrations; --check: exit 1 when some are pending)
+       owlrun dev-token AMOUNT [--config FILE] [--dev-mint-port N] [--mint URL] [--v3]   (a token of fake sats from a development mint)
 
 Flags:
   -c, --config FILE   the YAML config (default: config/gateway.yaml of the package)
   -p, --port N        listen on this port (overrides server.port)
       --host ADDR     listen on this address (overrides server.host)
+      --dev-mint-port N  the development mint listens on this port (overrides devMint.port)
+      --verbose       errors with their stack trace
       --demo          also start a bundled backend simulator (model "owlrun-simulator") and use it
   -h, --help          this text
 
@@ -24,16 +29,18 @@ Config keys (default in brackets):
 `;
 
 async function main(): Promise<void> {
-  if (process.argv[2] === 'dev-token') {
-    const { devToken } = await import('./cli/dev-token.js');
-    return devToken(process.argv.slice(3));
-  }
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'dev-token') return (await import('./cli/dev-token.js')).devToken(rest);
+  if (command === 'doctor') return void (process.exitCode = await (await import('./cli/doctor.js')).doctorCommand(rest));
+  if (command === 'migrate') return void (process.exitCode = await (await import('./cli/migrate.js')).migrateCommand(rest));
   const { values } = parseArgs({
     options: {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       demo: { type: 'boolean', default: false },
+      'dev-mint-port': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -47,7 +54,8 @@ async function main(): Promise<void> {
   const config = loadConfig(file);
   if (values.port !== undefined) config.server.port = Number(values.port);
   if (values.host !== undefined) config.server.host = values.host;
-  const log = createLogger(config.log.level);
+  if (values['dev-mint-port'] !== undefined) moveDevMint(config, Number(values['dev-mint-port']));
+  const log = createLogger(config.log.level, config.log.format);
   if (values.demo) {
     const { startDemoBackend } = await import('./demo.js');
     config.backends = [await startDemoBackend(log)];
@@ -73,11 +81,16 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+// Every command fails with one readable line naming what failed; --verbose adds the stack.
 main().catch((err: unknown) => {
+  const verbose = process.argv.includes('--verbose');
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`owlrun: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  const usage = (err as { code?: unknown }).code;
+  const code = err instanceof CliError ? err.code : typeof usage === 'string' && usage.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+  process.stderr.write(`owlrun: ${oneLine(err)}\n`);
+  if (verbose && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+  process.exit(code);
 });

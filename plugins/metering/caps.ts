@@ -59,3 +59,20 @@ export function requestUsage(body: Record<string, unknown>, route: RouteKind, ki
   body.stream_options = { include_usage: true };
   return true;
 }
+
+/**
+ * The most completion tokens the request lets the server generate, over all `n` choices, by
+ * each server's own precedence (read after capOutput, so the paid budget is included);
+ * undefined when nothing caps it.
+ */
+export function outputCap(body: Record<string, unknown>, route: RouteKind, kind: BackendKind): number | undefined {
+  if (route === 'ollama_chat' || route === 'ollama_generate') {
+    const options = body.options;
+    return typeof options === 'object' && options !== null ? positive((options as Record<string, unknown>).num_predict) : undefined;
+  }
+  let cap: number | undefined;
+  if (kind === 'ollama') cap = positive(body.max_tokens);
+  else if (kind === 'llamacpp') cap = typeof body.n_predict === 'number' && body.n_predict >= 0 ? Math.floor(body.n_predict) : positive(body.max_completion_tokens) ?? positive(body.max_tokens);
+  else cap = positive(body.max_completion_tokens) ?? positive(body.max_tokens);
+  return cap === undefined ? undefined : cap * Math.max(1, positive(body.n) ?? 1);
+}

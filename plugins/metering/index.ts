@@ -1,11 +1,13 @@
 import type { Bill, Quote } from '../../src/billing/billing.js';
+import { estimatePromptTokens } from '../../src/billing/estimate.js';
 import type { Progress } from '../../src/ledger/jobs.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
 import { CONTINUE, type GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { DROP, PASS, type StreamAction, type StreamEvent } from '../../src/stream/event.js';
-import { capOutput, requestUsage } from './caps.js';
+import { capOutput, outputCap, requestUsage } from './caps.js';
+import { clampUsage, type DisputeKind } from './trust.js';
 import { UsageCounter, type Usage } from './usage.js';
 
 export interface MeteringState {
@@ -16,6 +18,8 @@ export interface MeteringState {
   injectedUsage: boolean;
   cut: boolean;
   usage?: Usage;
+  /** Reported counts an untrusted node was not paid for (billed at the gateway's own count instead). */
+  disputes?: DisputeKind[];
   bill?: Bill;
 }
 
@@ -30,6 +34,11 @@ declare module '../../src/pipeline/job.js' {
 const FLUSH_MS = 500;
 const BILLED_OUTCOMES = new Set(['ok', 'cut', 'backend_failed', 'client_gone']);
 
+/** Completion tokens delivered so far; an untrusted node's own reports do not count. */
+function soFar(st: MeteringState, job: Job): number {
+  return job.node && !job.node.trustUsage ? st.counter.outputSoFar : st.counter.completionSoFar;
+}
+
 /**
  * Counts tokens on every event, caps the request to what the payment covers, cuts a stream
  * that runs past its budget, and bills the job at settlement from the backend's usage (or an
@@ -43,7 +52,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const timer = setInterval(() => {
     const progress = new Map<string, Progress>();
     for (const [id, { st, job }] of running) {
-      const n = st.maxTokens === undefined ? st.counter.completionSoFar : Math.min(st.counter.completionSoFar, st.maxTokens);
+      const n = st.maxTokens === undefined ? soFar(st, job) : Math.min(soFar(st, job), st.maxTokens);
       if (n > (flushed.get(id) ?? 0)) progress.set(id, { tokens: n, nodeId: job.node?.id ?? null, provider: job.node?.provider ?? null });
     }
     if (progress.size === 0) return;
@@ -84,7 +93,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       if (!st || ev.data === undefined) return PASS;
       const json = st.counter.observeEvent(ev);
       if (json !== undefined && st.injectedUsage && ev.format === 'sse' && UsageCounter.isUsageChunk(json)) return DROP;
-      if (st.maxTokens !== undefined && !st.cut && st.counter.completionSoFar > st.maxTokens && ev.format !== 'json') {
+      if (st.maxTokens !== undefined && !st.cut && soFar(st, job) > st.maxTokens && ev.format !== 'json') {
         // Past the paid budget (the backend ignored the cap): stop here, without this event.
         st.cut = true;
         return { kind: 'cut', bytes: doneMarker(job) ?? Buffer.alloc(0) };
@@ -98,8 +107,28 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       flushed.delete(job.id);
       if (!st) return;
       const q = job.state.quote;
-      const usage = st.counter.result(q?.promptEstimate ?? 0);
+      let usage = st.counter.result(q?.promptEstimate ?? 0);
       if (st.maxTokens !== undefined && usage.completionTokens > st.maxTokens) usage.completionTokens = st.maxTokens;
+      const node = job.node;
+      if (node && !node.trustUsage) {
+        const cap = outputCap(job.body, job.route, node.kind);
+        const own = {
+          prompt: q?.promptEstimate ?? estimatePromptTokens(job.body),
+          completion: st.counter.ownCompletionTokens(),
+          completionCap: st.maxTokens === undefined ? cap : Math.min(st.maxTokens, cap ?? st.maxTokens),
+        };
+        const reported = st.counter.reported;
+        const clamped = clampUsage(usage, own, reported);
+        usage = clamped.usage;
+        if (clamped.disputes.length > 0) {
+          st.disputes = clamped.disputes;
+          const label = deps.metrics.nodeLabel(node.id);
+          s.afterCommit(() => {
+            for (const kind of clamped.disputes) deps.metrics.usageDisputes.inc({ node: label, kind });
+          });
+          deps.log.warn({ job: job.id, node: node.id, reported, own, billed: { prompt: usage.promptTokens, completion: usage.completionTokens } }, 'node reported more tokens than the gateway counted; billed the gateway\'s count');
+        }
+      }
       st.usage = usage;
       const payment = job.state.payment;
       if (!payment || !q) return;

@@ -52,10 +52,37 @@ export class UsageCounter {
   private readonly unread: string[] = [];
   private unreadBytes = 0;
   private unreadDropped = 0;
+  /** Output events past MAX_UNREAD_BYTES, never read: their text is not kept. */
+  private droppedEvents = 0;
+  private textTokens?: { parts: number; tokens: number };
 
   /** Completion tokens delivered so far, as best known now (for budget cuts and the journal). */
   get completionSoFar(): number {
-    return Math.max(this.outputEvents + this.unreadEvents, this.reportedCompletion ?? 0);
+    return Math.max(this.outputSoFar, this.reportedCompletion ?? 0);
+  }
+
+  /** Events that carried output so far, whatever the backend reports (an untrusted node's progress). */
+  get outputSoFar(): number {
+    return this.outputEvents + this.unreadEvents;
+  }
+
+  /** What the backend itself reported (usage, eval counts or timings); undefined where it said nothing. */
+  get reported(): { prompt?: number; completion?: number } {
+    return { prompt: this.reportedPrompt ?? this.timingsPrompt, completion: this.reportedCompletion ?? this.timingsCompletion };
+  }
+
+  /**
+   * The gateway's own count of the output: its tokenizer over the text (reading now the events
+   * counted unread), plus one token per event past the unread limit. Costly: call at settlement.
+   */
+  ownCompletionTokens(): number {
+    this.readUnread();
+    return this.countText() + this.droppedEvents;
+  }
+
+  private countText(): number {
+    if (this.textTokens?.parts !== this.text.length) this.textTokens = { parts: this.text.length, tokens: countTextTokens(this.text.join('')) };
+    return this.textTokens.tokens;
   }
 
   /** Counts one event; returns its JSON when it was parsed (it may carry counts), else undefined. */
@@ -74,6 +101,7 @@ export class UsageCounter {
       this.unreadBytes += data.length;
     } else {
       this.unreadDropped++;
+      this.droppedEvents++;
     }
     return undefined;
   }
@@ -159,7 +187,7 @@ export class UsageCounter {
     if (prompt !== undefined && completion !== undefined && this.outputEvents === 0) {
       return { promptTokens: prompt, completionTokens: completion, source: 'backend' };
     }
-    const estimated = this.text.length > 0 ? Math.max(this.outputEvents, countTextTokens(this.text.join(''))) : 0;
+    const estimated = this.text.length > 0 ? Math.max(this.outputEvents, this.countText()) : 0;
     return {
       promptTokens: prompt ?? promptEstimate,
       completionTokens: completion !== undefined && completion > 0 ? completion : estimated,

@@ -3,6 +3,7 @@ import type { BroadcastConfig } from '../../src/config/types.js';
 import { ConfigError } from '../../src/config/spec.js';
 import { GatewayError } from '../../src/errors.js';
 import type { Db } from '../../src/store/db.js';
+import { migrate, type MigrationSet } from '../../src/store/migrate.js';
 
 // System announcements: those of the config (`broadcasts:`), and those an operator adds at run
 // time with POST /admin/broadcasts (kept in the store, so every replica and a restart see them).
@@ -40,6 +41,12 @@ CREATE TABLE IF NOT EXISTS oracle_broadcasts (
   created_at BIGINT NOT NULL
 );
 `;
+
+/** Schema versions of oracle_broadcasts (src/store/migrate.ts: never edit a released one, append). */
+export const BROADCASTS_MIGRATIONS: MigrationSet = {
+  owner: 'oracle_broadcasts',
+  migrations: [{ version: 1, name: 'first schema', up: SCHEMA }],
+};
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 export const MAX_MESSAGE = 2000;
@@ -110,7 +117,7 @@ export class Broadcasts {
   }
 
   async init(): Promise<void> {
-    await this.db.exec(SCHEMA);
+    await migrate(this.db, [BROADCASTS_MIGRATIONS]);
   }
 
   /** The current announcements: the config's first (in order), then the operator's (oldest first). */

@@ -17,6 +17,8 @@ export interface OracleMetrics {
   rateAge(): number;
   /** 'published' (a day's mean) or 'provisional'. */
   status(): 'published' | 'provisional';
+  /** 'samples' (from price sources) or 'fixed_rate' (oracle.fixedRate: no source answered yet). */
+  basis(): 'samples' | 'fixed_rate';
   /** True when the rate in force is a day's rate older than today's (a midnight passed with no sample). */
   stale(): boolean;
   /** Seconds since the last sample, or undefined when none was taken. */
@@ -131,6 +133,9 @@ export class Oracle implements RateSource, OracleMetrics {
   }
   status(): 'published' | 'provisional' {
     return this.publisher.current().status;
+  }
+  basis(): 'samples' | 'fixed_rate' {
+    return this.publisher.current().basis;
   }
   stale(): boolean {
     const r = this.publisher.current();

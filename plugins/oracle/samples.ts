@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, SqlExecutor } from '../../src/store/db.js';
+import { migrate, type MigrationSet } from '../../src/store/migrate.js';
 
 // The oracle's store: every sample (the median of one poll round) and every published rate.
 // Rates are kept as integer cents per BTC — what price.ts uses — so the published number is
@@ -28,6 +29,12 @@ CREATE TABLE IF NOT EXISTS oracle_rates (
 );
 CREATE INDEX IF NOT EXISTS oracle_rates_window_end ON oracle_rates (window_end);
 `;
+
+/** Schema versions of oracle_samples, oracle_rates (src/store/migrate.ts: never edit a released one, append). */
+export const ORACLE_MIGRATIONS: MigrationSet = {
+  owner: 'oracle',
+  migrations: [{ version: 1, name: 'first schema', up: SCHEMA }],
+};
 
 /** What each source said in one round: its price, or why it was not used. */
 export type SourceReadings = Record<string, { value?: number; error?: string; message?: string }>;
@@ -96,7 +103,7 @@ export class OracleRepo {
   constructor(private readonly db: Db) {}
 
   async init(): Promise<void> {
-    await this.db.exec(SCHEMA);
+    await migrate(this.db, [ORACLE_MIGRATIONS]);
   }
 
   async addSample(s: Sample): Promise<void> {

@@ -1,3 +1,4 @@
+import { fixedRateWarning } from '../../src/billing/rate-warning.js';
 import { costSats, exactPrice, scaled, splitCost } from '../../src/billing/price.js';
 import type { GatewayConfig, Price } from '../../src/config/types.js';
 import { listModels, priceOf, satsPerMillion } from '../../src/models.js';
@@ -79,8 +80,10 @@ export function rateBody(oracle: Oracle, config: GatewayConfig, pool: BackendPoo
   const cur = oracle.current();
   const prev = oracle.previous();
   const last = oracle.latestSample();
+  const warning = fixedRateWarning(config, cur.basis);
   return {
     ...rateFields(cur),
+    warnings: warning ? [warning] : [],
     age_seconds: Math.floor(oracle.rateAge()),
     stale: oracle.stale(),
     next_publication_at: iso(nextUtcMidnight(now)),

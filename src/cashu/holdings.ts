@@ -20,6 +20,7 @@
 
 import type { Db, SqlExecutor } from '../store/db.js';
 import type { DleqJson, WalletProof } from './types.js';
+import { migrate, type MigrationSet } from '../store/migrate.js';
 
 export type ProofState = 'held' | 'reserved' | 'sent';
 /**
@@ -117,6 +118,12 @@ CREATE TABLE IF NOT EXISTS wallet_reservations (
 );
 `;
 
+/** Schema versions of wallet_proofs, wallet_outputs, wallet_signatures, wallet_reservations (src/store/migrate.ts: never edit a released one, append). */
+export const WALLET_MIGRATIONS: MigrationSet = {
+  owner: 'wallet',
+  migrations: [{ version: 1, name: 'first schema', up: WALLET_SCHEMA }],
+};
+
 const PROOF_COLS = 'secret, job_id, mint, keyset_id, amount, c, dleq, state, created_at, updated_at';
 const OUTPUT_COLS = 'b_, job_id, mint, keyset_id, amount, secret, r, state, created_at, updated_at';
 
@@ -137,7 +144,7 @@ export class Holdings {
 
   /** Idempotent: safe on every start and from several replicas. */
   async init(): Promise<void> {
-    await this.db.exec(WALLET_SCHEMA);
+    await migrate(this.db, [WALLET_MIGRATIONS]);
   }
 
   // ---- outputs ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ export interface InspectedToken {
 }
 
 /** Mint operations reported to `onMintRequest`, for metrics. */
-export type MintOp = 'keysets' | 'keys' | 'swap' | 'restore' | 'melt_quote' | 'melt';
+export type MintOp = 'info' | 'keysets' | 'keys' | 'swap' | 'restore' | 'melt_quote' | 'melt';
 
 export type MintRequestHook = (op: MintOp, outcome: 'ok' | 'error', seconds: number) => void;
 

@@ -50,6 +50,9 @@ function crossCheck(cfg: GatewayConfig): GatewayConfig {
   if (cfg.auth.required && cfg.auth.apiKeys.length === 0) {
     throw new ConfigError('auth.apiKeys', 'auth.required is true but no API key is set (is the environment variable exported?)');
   }
+  if (cfg.server.headersTimeoutMs > cfg.server.requestTimeoutMs) {
+    throw new ConfigError('server.headersTimeoutMs', `must not exceed server.requestTimeoutMs (${cfg.server.requestTimeoutMs}): the headers are part of the request`);
+  }
   cfg.payment.mints = cfg.payment.mints.map((m) => m.replace(/\/+$/, ''));
   if (cfg.plugins.includes('payment')) {
     for (const needed of ['metering', 'change']) {

@@ -47,6 +47,9 @@ export const configSpec: Spec = {
         bodyLimit: { kind: 'size', description: 'largest request body; beyond it 413', default: 1024 * 1024 },
         maxHeaderBytes: { kind: 'size', description: 'largest request header block; beyond it 431', default: 65536 },
         shutdownGraceSeconds: { kind: 'duration', description: 'on SIGTERM, how long running streams may finish', default: 30 },
+        headersTimeoutMs: { kind: 'integer', description: 'a client must send its request headers within this; slower connections are closed', default: 10000, min: 100 },
+        requestTimeoutMs: { kind: 'integer', description: 'a client must send its whole request (headers and body) within this (not the answer: streams may run longer)', default: 60000, min: 100 },
+        maxConnectionsPerIp: { kind: 'integer', description: 'most open connections per client address (0 = no limit; behind a reverse proxy every client has its address)', default: 0, min: 0 },
       },
     },
     auth: {
@@ -71,6 +74,7 @@ export const configSpec: Spec = {
           models: { kind: 'array', description: 'served models; discovered from the backend when left out', items: { kind: 'string', description: 'model name' } },
           maxConcurrent: { kind: 'integer', description: 'most requests in flight on this node (default by kind: vllm 256, llamacpp 4, ollama 4, openai 8)', optional: true, min: 1 },
           apiKey: { kind: 'string', description: "the backend's own key, sent instead of the client's", optional: true },
+          trustUsage: { kind: 'boolean', description: "bill the usage it reports (false: at most the gateway's own token count plus a tolerance)", default: true },
         },
       },
     },
@@ -100,6 +104,13 @@ export const configSpec: Spec = {
     },
     providers: { kind: 'array', description: 'who earns the provider share', items: keyEntry },
     nodeTtlSeconds: { kind: 'duration', description: 'registered nodes that stop heartbeating leave the pool', default: 90 },
+    nodes: {
+      kind: 'object',
+      description: 'nodes that providers register by URL',
+      fields: {
+        allowPrivateAddresses: { kind: 'boolean', description: 'true: a registered URL may resolve to loopback, link-local, private or unspecified addresses (tests, one private network)', default: false },
+      },
+    },
     payment: {
       kind: 'object',
       description: 'Cashu payment',
@@ -107,6 +118,7 @@ export const configSpec: Spec = {
         mints: { kind: 'array', description: 'trusted mint URLs', items: { kind: 'string', description: 'mint URL', pattern: /^https?:\/\/[^\s]+$/ } },
         minSatsPerJob: { kind: 'integer', description: 'the least a job costs', default: 2, min: 1 },
         receiptTtl: { kind: 'duration', description: 'how long change stays claimable by receipt', default: 7 * 86400 },
+        mintCheckSeconds: { kind: 'duration', description: 'time between reachability checks of each trusted mint (GET /readyz, owlrun_mint_up)', default: 30 },
       },
     },
     pricing: {
@@ -193,7 +205,11 @@ export const configSpec: Spec = {
     log: {
       kind: 'object',
       description: 'logging',
-      fields: { level: { kind: 'string', description: 'pino level', default: 'info', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] } },
+      fields: {
+        level: { kind: 'string', description: 'pino level', default: 'info', enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+        format: { kind: 'string', description: 'json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal, else json', default: 'auto', enum: ['auto', 'json', 'pretty'] },
+        access: { kind: 'boolean', description: 'one access-log line per request on stdout (method, path, status, model, cost, duration, request id)', default: true },
+      },
     },
     plugins: {
       kind: 'array',

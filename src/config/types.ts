@@ -13,12 +13,14 @@ export interface BackendConfig {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
+  /** Bill this backend's reported usage as it stands (false: clamp it to the gateway's own count). */
+  trustUsage: boolean;
 }
 
 export interface BroadcastConfig { id: string; message: string; level: 'info' | 'warning' | 'critical'; starts_at?: string; ends_at?: string }
 
 export interface GatewayConfig {
-  server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number };
+  server: { host: string; port: number; bodyLimit: number; maxHeaderBytes: number; shutdownGraceSeconds: number; headersTimeoutMs: number; requestTimeoutMs: number; maxConnectionsPerIp: number };
   auth: { required: boolean; apiKeys: KeyEntry[] };
   backends: BackendConfig[];
   queue: { maxWaitMs: number; maxLength: number };
@@ -26,7 +28,8 @@ export interface GatewayConfig {
   admin: { key?: string; sha256?: string };
   providers: KeyEntry[];
   nodeTtlSeconds: number;
-  payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number };
+  nodes: { allowPrivateAddresses: boolean };
+  payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number; mintCheckSeconds: number };
   pricing: { margins: { inference: number; fx: number }; models: Record<string, Price>; default: Price };
   oracle: {
     sources: { name: string; url: string; path: string; headers: Record<string, string> }[];
@@ -38,6 +41,6 @@ export interface GatewayConfig {
   devMint: { enabled: boolean; host: string; port: number; inputFeePpk: number };
   broadcasts: BroadcastConfig[];
   metrics: { key?: string };
-  log: { level: string };
+  log: { level: string; format: 'auto' | 'json' | 'pretty'; access: boolean };
   plugins: string[];
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db, SqlExecutor, SqlValue } from '../store/db.js';
 import type { BlindSignatureJson } from './crypto.js';
 import type { KeysetParams } from './keys.js';
+import { migrate, type MigrationSet } from '../store/migrate.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS devmint_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -25,6 +26,12 @@ CREATE TABLE IF NOT EXISTS devmint_melt_quotes (
   change TEXT, created_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS devmint_melt_quotes_request ON devmint_melt_quotes (request);
 `;
+
+/** Schema versions of devmint_* (src/store/migrate.ts: never edit a released one, append). */
+export const DEVMINT_MIGRATIONS: MigrationSet = {
+  owner: 'devmint',
+  migrations: [{ version: 1, name: 'first schema', up: SCHEMA }],
+};
 
 export interface KeysetRow extends KeysetParams {
   id: string;
@@ -63,7 +70,7 @@ export class DevMintRepository {
   constructor(readonly db: Db) {}
 
   async migrate(): Promise<void> {
-    await this.db.exec(SCHEMA);
+    await migrate(this.db, [DEVMINT_MIGRATIONS]);
   }
 
   /** The stored master seed, created once (first writer wins, also across replicas). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
+import { noteAccess } from '../http/access-log.js';
 import { readBody, parseJsonObject } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Job, JobAdmission, JobOutcome, RouteKind } from '../pipeline/job.js';
@@ -88,6 +89,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     await done;
   } finally {
     deps.active.delete(done);
+    noteAccess(req, { model, job: job.id, costSats: job.state.change?.costSats });
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, SqlExecutor } from '../store/db.js';
+import { migrate, type MigrationSet } from '../store/migrate.js';
 
 // The journal of paid jobs. A row is written BEFORE the claim (state 'claiming'), moves to
 // 'claimed' once the proofs are held, and to 'settled' in the one settle transaction that also
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS balances (
   jobs BIGINT NOT NULL DEFAULT 0
 );
 `;
+
+/** Schema versions of jobs, gateway_instances, balances (src/store/migrate.ts: never edit a released one, append). */
+export const JOBS_MIGRATIONS: MigrationSet = {
+  owner: 'jobs',
+  migrations: [{ version: 1, name: 'first schema', up: JOBS_SCHEMA }],
+};
 
 export type JobState = 'claiming' | 'claimed' | 'settled';
 
@@ -159,7 +166,7 @@ export class JobsRepo {
   }
 
   async init(): Promise<void> {
-    await this.db.exec(JOBS_SCHEMA);
+    await migrate(this.db, [JOBS_MIGRATIONS]);
   }
 
   /**

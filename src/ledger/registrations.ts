@@ -1,5 +1,6 @@
 import type { BackendKind } from '../config/types.js';
 import type { Db } from '../store/db.js';
+import { migrate, type MigrationSet } from '../store/migrate.js';
 
 // Nodes that announced themselves (POST /v1/gateway/register), kept in the store so they survive
 // a restart until their TTL runs out, and so that replicas sharing a PostgreSQL store all route to
@@ -20,6 +21,12 @@ CREATE TABLE IF NOT EXISTS node_registrations (
 );
 CREATE INDEX IF NOT EXISTS node_registrations_expires ON node_registrations (expires_at);
 `;
+
+/** Schema versions of node_registrations (src/store/migrate.ts: never edit a released one, append). */
+export const REGISTRATIONS_MIGRATIONS: MigrationSet = {
+  owner: 'node_registrations',
+  migrations: [{ version: 1, name: 'first schema', up: REGISTRATIONS_SCHEMA }],
+};
 
 export interface Registration {
   id: string;
@@ -65,7 +72,7 @@ export class RegistrationsRepo {
   constructor(private readonly db: Db) {}
 
   async init(): Promise<void> {
-    await this.db.exec(REGISTRATIONS_SCHEMA);
+    await migrate(this.db, [REGISTRATIONS_MIGRATIONS]);
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Db, SqlExecutor } from '../store/db.js';
+import { migrate, type MigrationSet } from '../store/migrate.js';
 
 // The journal of withdrawals: an account ('gateway' or 'provider:<id>', see jobs.ts) takes its
 // balance out as ecash or over Lightning. A withdrawal that needs the mint (a swap, a melt) is
@@ -35,6 +36,12 @@ CREATE TABLE IF NOT EXISTS withdrawals (
 CREATE INDEX IF NOT EXISTS withdrawals_account ON withdrawals (account, created_at);
 CREATE INDEX IF NOT EXISTS withdrawals_state ON withdrawals (state);
 `;
+
+/** Schema versions of withdrawals (src/store/migrate.ts: never edit a released one, append). */
+export const WITHDRAWALS_MIGRATIONS: MigrationSet = {
+  owner: 'withdrawals',
+  migrations: [{ version: 1, name: 'first schema', up: WITHDRAWALS_SCHEMA }],
+};
 
 export type WithdrawalKind = 'ecash' | 'lightning';
 /** 'swapping' / 'melting': at the mint (in flight); 'done': paid and debited; 'failed': nothing debited but fees of a spend that happened. */
@@ -101,7 +108,7 @@ export class WithdrawalsRepo {
   constructor(private readonly db: Db) {}
 
   async init(): Promise<void> {
-    await this.db.exec(WITHDRAWALS_SCHEMA);
+    await migrate(this.db, [WITHDRAWALS_MIGRATIONS]);
   }
 
   /** Balance minus what the account's withdrawals in flight hold back. */

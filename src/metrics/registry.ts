@@ -7,6 +7,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** Seconds: LLM latencies span a few ms (cached, tiny) to a minute (long answers). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
 const MINT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Distinct node ids a counter labels by name; later ones (providers may register many) share OTHER_NODE. */
+export const MAX_NODE_LABELS = 200;
+export const OTHER_NODE = 'other';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -25,6 +28,7 @@ export class GatewayMetrics {
   readonly queueRefusals = new Counter({ name: 'owlrun_queue_refusals_total', help: 'Requests refused at once because every node was busy and the queue was full (or queueing is off)', registers: [this.registry] });
   readonly backendFailovers = new Counter({ name: 'owlrun_backend_failovers_total', help: 'Times a node refused or failed before answering and the job moved on', labelNames: ['node'] as const, registers: [this.registry] });
   readonly mintRequests = new Counter({ name: 'owlrun_mint_requests_total', help: 'Requests to mints by operation and outcome', labelNames: ['operation', 'outcome'] as const, registers: [this.registry] });
+  readonly mintUp = new Gauge({ name: 'owlrun_mint_up', help: '1 when the trusted mint answered its last check (info and keysets), 0 when not', labelNames: ['mint'] as const, registers: [this.registry] });
   readonly mintDuration = new Histogram({ name: 'owlrun_mint_request_duration_seconds', help: 'Mint request duration by operation', labelNames: ['operation'] as const, buckets: MINT_BUCKETS, registers: [this.registry] });
   readonly paymentErrors = new Counter({ name: 'owlrun_payment_errors_total', help: 'Refused payments by reason code', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly oracleRate = new Gauge({ name: 'owlrun_oracle_btc_usd', help: 'BTC/USD rate in force for pricing', registers: [this.registry] });
@@ -32,6 +36,7 @@ export class GatewayMetrics {
   readonly oracleSourceErrors = new Counter({ name: 'owlrun_oracle_source_errors_total', help: 'Price source failures and rejected prices', labelNames: ['source'] as const, registers: [this.registry] });
   readonly invalidSignatureSats = new Counter({ name: 'owlrun_wallet_invalid_signature_sats_total', help: 'Sats of claim outputs whose mint signature failed its DLEQ proof (missing money: alert on any)', registers: [this.registry] });
   readonly walletHeld = new Gauge({ name: 'owlrun_wallet_held_sats', help: 'Sats the gateway holds in proofs', registers: [this.registry] });
+  readonly usageDisputes = new Counter({ name: 'owlrun_usage_disputes_total', help: "Jobs where an untrusted node reported more tokens than the gateway counted (plus tolerance) and was billed the gateway's count, by node and kind (prompt|completion)", labelNames: ['node', 'kind'] as const, registers: [this.registry] });
   readonly balances = new Gauge({ name: 'owlrun_balance_sats', help: 'Ledger balances: the gateway, each provider, and sats held for running jobs', labelNames: ['account'] as const, registers: [this.registry] });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
@@ -46,6 +51,15 @@ export class GatewayMetrics {
   }
 
   private readonly collectors: (() => void | Promise<void>)[] = [];
+  private readonly nodeLabels = new Set<string>();
+
+  /** A node id as a counter label: bounded to MAX_NODE_LABELS values, then OTHER_NODE. */
+  nodeLabel(id: string): string {
+    if (this.nodeLabels.has(id)) return id;
+    if (this.nodeLabels.size >= MAX_NODE_LABELS) return OTHER_NODE;
+    this.nodeLabels.add(id);
+    return id;
+  }
 
   async text(): Promise<string> {
     for (const fn of this.collectors) await fn();

@@ -19,6 +19,8 @@ export interface BackendNodeSpec {
   models: string[];
   maxConcurrent: number;
   apiKey?: string;
+  /** Configured nodes only (default true); a node of any other source is never trusted. */
+  trustUsage?: boolean;
   /** 'config' nodes stay; 'registered' nodes leave when expiresAt passes. */
   source: 'config' | 'registered';
   expiresAt?: number;
@@ -32,6 +34,11 @@ export class BackendNode {
   maxConcurrent: number;
   apiKey?: string;
   readonly source: 'config' | 'registered';
+  /**
+   * Whether the usage this node reports is billed as it stands. Only an operator's own backend
+   * may be trusted: a provider's node is billed at most the gateway's own count (metering).
+   */
+  readonly trustUsage: boolean;
   expiresAt?: number;
   /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
   models = new Set<string>();
@@ -54,6 +61,7 @@ export class BackendNode {
     this.maxConcurrent = spec.maxConcurrent;
     this.apiKey = spec.apiKey;
     this.source = spec.source;
+    this.trustUsage = spec.source === 'config' && spec.trustUsage !== false;
     this.expiresAt = spec.expiresAt;
     this.fixedModels = spec.models.length > 0;
     this.setModels(spec.models);

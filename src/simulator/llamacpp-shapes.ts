@@ -1,6 +1,6 @@
 // llama.cpp server bodies (ordered_json, current builds): chat and completion chunks, the final
 // chunk's usage and timings, the non-streaming bodies.
-import { msBetween, type StreamShape } from './run.js';
+import { msBetween, reported, type StreamShape } from './run.js';
 import { sse, SSE_DONE, type Json } from './format.js';
 import { completionText, tokenText } from './text.js';
 import type { Exchange, Plan, Reply } from './types.js';
@@ -23,7 +23,8 @@ export interface LlamaStream {
 }
 
 export function llamaUsage(plan: Plan): Json {
-  return { completion_tokens: plan.count, prompt_tokens: plan.promptTokens, total_tokens: plan.promptTokens + plan.count };
+  const r = reported(plan);
+  return { completion_tokens: r.completion, prompt_tokens: r.prompt, total_tokens: r.prompt + r.completion };
 }
 
 /** `timings` from the request's real clock. */
@@ -35,11 +36,11 @@ export function llamaTimings(ex: Exchange, plan: Plan): Json {
   const n = plan.count;
   return {
     cache_n: 0,
-    prompt_n: plan.promptTokens,
+    prompt_n: reported(plan).prompt,
     prompt_ms: promptMs,
     prompt_per_token_ms: promptMs / plan.promptTokens,
     prompt_per_second: (1e3 / promptMs) * plan.promptTokens,
-    predicted_n: n,
+    predicted_n: reported(plan).completion,
     predicted_ms: predictedMs,
     predicted_per_token_ms: n > 0 ? predictedMs / n : 0,
     predicted_per_second: n > 0 ? (1e3 / predictedMs) * n : 0,

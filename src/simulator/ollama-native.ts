@@ -1,7 +1,7 @@
 // Ollama native routes: POST /api/chat and /api/generate (NDJSON stream by default, or one JSON).
 import { goDecodeError, goJson, goTime, isObject, type Json } from './format.js';
 import { nativeError, ginJson, ollamaFailMessage, ollamaHasModel } from './ollama-common.js';
-import { makePlan, readCap, reply, reportsUsage, runStream, runWhole, type StreamShape } from './run.js';
+import { makePlan, readCap, reply, reported, reportsUsage, runStream, runWhole, type StreamShape } from './run.js';
 import { completionText, tokenText } from './text.js';
 import type { Exchange, Plan } from './types.js';
 
@@ -22,10 +22,11 @@ function metrics(ex: Exchange, plan: Plan, count: number): Json {
   const total = Math.max(1, Number(now - ex.t0));
   const m: Json = { total_duration: total, load_duration: Math.max(1, Math.floor(total / 50)) };
   if (!reportsUsage(ex)) return m;
+  const r = reported(plan, count);
   const fields: Array<[string, number]> = [
-    ['prompt_eval_count', plan.promptTokens],
+    ['prompt_eval_count', r.prompt],
     ['prompt_eval_duration', Math.max(1, Number(first - ex.t0))],
-    ['eval_count', count],
+    ['eval_count', r.completion],
     ['eval_duration', count > 0 ? Math.max(1, Number(now - first)) : 0],
   ];
   for (const [k, v] of fields) if (v !== 0) m[k] = v;

@@ -2,7 +2,7 @@
 // Stream defaults to false; only `max_tokens` caps the output (max_completion_tokens is ignored).
 import { goJson, isObject, ollamaSmallId, SSE_DONE, unixNow, type Json } from './format.js';
 import { encoderJson, ginJson, ollamaFailMessage, ollamaHasModel, v1Error } from './ollama-common.js';
-import { makePlan, readCap, reply, reportsUsage, runStream, runWhole, type StreamShape } from './run.js';
+import { makePlan, readCap, reply, reported, reportsUsage, runStream, runWhole, type StreamShape } from './run.js';
 import { completionText, tokenText } from './text.js';
 import type { Exchange, Plan } from './types.js';
 
@@ -14,7 +14,8 @@ function goSse(obj: unknown): string {
 }
 
 function usageOf(plan: Plan): Json {
-  return { prompt_tokens: plan.promptTokens, completion_tokens: plan.count, total_tokens: plan.promptTokens + plan.count };
+  const r = reported(plan);
+  return { prompt_tokens: r.prompt, completion_tokens: r.completion, total_tokens: r.prompt + r.completion };
 }
 
 /** An error the /v1 middleware writes before the handler runs (gin AbortWithStatusJSON). */

@@ -13,7 +13,12 @@ export function makePlan(ex: Exchange, cap: number | undefined): Plan {
     count = Math.max(0, Math.floor(cap));
     finish = 'length';
   }
-  return { count, finish, promptTokens };
+  return { count, finish, promptTokens, ...(ex.opts.reportUsageAs && { lie: ex.opts.reportUsageAs }) };
+}
+
+/** The prompt and completion counts a node reports (the real ones unless it lies). */
+export function reported(plan: Plan, completion = plan.count): { prompt: number; completion: number } {
+  return { prompt: plan.lie?.prompt ?? plan.promptTokens, completion: plan.lie?.completion ?? completion };
 }
 
 /** The first of `names` that the body sets to a number (null and absent are skipped). */

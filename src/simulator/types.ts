@@ -16,6 +16,11 @@ export interface SimOptions {
   tokenDelayMs?: number;
   /** Pause before the first token (default 0). */
   firstTokenDelayMs?: number;
+  /**
+   * A lying node: report these counts (usage, timings, eval counts; every report of a stream)
+   * instead of the real ones. The delivered text is unchanged.
+   */
+  reportUsageAs?: { prompt?: number; completion?: number };
   /** Default true. false: omit every usage / timings / prompt_eval_count / eval_count field. */
   reportUsage?: boolean;
   /** Reply this HTTP status with the kind's real error body before any token (e.g. 500, 503). */
@@ -103,6 +108,8 @@ export interface Plan {
   readonly count: number;
   readonly finish: Finish;
   readonly promptTokens: number;
+  /** Counts to report instead of the real ones (SimOptions.reportUsageAs). */
+  readonly lie?: { readonly prompt?: number; readonly completion?: number };
 }
 
 /** A complete non-streaming reply. */

@@ -1,7 +1,7 @@
 // vLLM response bodies (newest layout seen, 0.23-era captures): chat and completion stream
 // chunks, their usage chunks, and the non-streaming bodies.
 import { sse, SSE_DONE, type Json } from './format.js';
-import type { StreamShape } from './run.js';
+import { reported, type StreamShape } from './run.js';
 import { completionText, tokenText } from './text.js';
 import type { Plan, Reply } from './types.js';
 
@@ -23,7 +23,8 @@ export interface VllmStream {
 
 /** UsageInfo: note total_tokens sits between prompt and completion. */
 export function vllmUsage(plan: Plan, completion = plan.count): Json {
-  return { prompt_tokens: plan.promptTokens, total_tokens: plan.promptTokens + completion, completion_tokens: completion };
+  const r = reported(plan, completion);
+  return { prompt_tokens: r.prompt, total_tokens: r.prompt + r.completion, completion_tokens: r.completion };
 }
 
 function failure(s: VllmStream): string[] {

@@ -23,6 +23,12 @@ export interface Db extends SqlExecutor {
    * outside the database.
    */
   tx<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in one transaction while no other process runs its own `exclusive` on this store:
+   * schema migrations, one replica at a time. fn sees every earlier exclusive transaction's
+   * commits. MUST NOT be retried (DDL): a failure rolls back and throws.
+   */
+  exclusive<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T>;
   /** Executes DDL (several statements separated by `;`). Idempotent schemas: CREATE ... IF NOT EXISTS. */
   exec(ddl: string): Promise<void>;
   close(): Promise<void>;

@@ -6,6 +6,8 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_ATTEMPTS = 8;
+/** The advisory lock key that serializes schema changes across replicas. */
+const SCHEMA_LOCK = 7210031;
 
 /** `?` placeholders → `$1…$n`. The repositories never put a literal `?` inside SQL strings. */
 function numbered(sql: string): string {
@@ -66,14 +68,31 @@ export class PostgresDb implements Db {
     }
   }
 
+  async exclusive<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      // READ COMMITTED: each statement sees what the replica before us committed while we waited.
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      await client.query(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`);
+      const out = await fn(executor((text, params) => client.query(text, params)));
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   async exec(ddl: string): Promise<void> {
     // Concurrent replicas may race on CREATE TABLE IF NOT EXISTS; one advisory lock serializes it.
     const client = await this.pool.connect();
     try {
-      await client.query('SELECT pg_advisory_lock(7210031)');
+      await client.query(`SELECT pg_advisory_lock(${SCHEMA_LOCK})`);
       await client.query(ddl);
     } finally {
-      await client.query('SELECT pg_advisory_unlock(7210031)').catch(() => undefined);
+      await client.query(`SELECT pg_advisory_unlock(${SCHEMA_LOCK})`).catch(() => undefined);
       client.release();
     }
   }

@@ -67,6 +67,11 @@ export class SqliteDb implements Db {
     });
   }
 
+  /** BEGIN IMMEDIATE takes SQLite's one writer lock: other processes wait (busy_timeout). */
+  exclusive<T>(fn: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.tx(fn);
+  }
+
   async exec(ddl: string): Promise<void> {
     await this.lock.with(async () => this.db.exec(ddl));
   }

@@ -17,6 +17,8 @@ export interface PaidEnvOptions {
   sim?: SimOptions;
   /** Extra or replaced gateway config keys. */
   config?: Record<string, unknown>;
+  /** Extra keys of the simulator's backend entry (e.g. trustUsage). */
+  node?: Record<string, unknown>;
   inputFeePpk?: number;
   /** Gateway store (default: in-memory). */
   db?: Db;
@@ -50,16 +52,16 @@ export class PaidEnv {
     const mint = opts.mint ?? (await createDevMint({ db: new SqliteDb(':memory:'), inputFeePpk: opts.inputFeePpk ?? 0, log: () => undefined }));
     const mintUrl = mint.url ?? (await mint.listen(0));
     const sim = await startSimulator(opts.sim ?? { kind: 'vllm', tokens: 30 });
-    const gw = await startTestGateway(PaidEnv.config(sim, mintUrl, opts.config), { ...(opts.db ? { db: opts.db } : {}), ...(opts.now ? { now: opts.now } : {}) });
+    const gw = await startTestGateway(PaidEnv.config(sim, mintUrl, opts.config, opts.node), { ...(opts.db ? { db: opts.db } : {}), ...(opts.now ? { now: opts.now } : {}) });
     const client = new Wallet(mintUrl);
     await client.loadMint();
     return new PaidEnv(mint, mintUrl, sim, gw, client, !opts.mint);
   }
 
-  static config(sim: Simulator, mintUrl: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  static config(sim: Simulator, mintUrl: string, extra: Record<string, unknown> = {}, node: Record<string, unknown> = {}): Record<string, unknown> {
     return {
       plugins: ['auth', 'payment', 'metering', 'change'],
-      backends: [{ id: 'node-1', kind: sim.kind, url: sim.url, provider: 'alice' }],
+      backends: [{ id: 'node-1', kind: sim.kind, url: sim.url, provider: 'alice', ...node }],
       providers: [{ id: 'alice', key: 'alice-key' }],
       payment: { mints: [mintUrl], minSatsPerJob: 2 },
       pricing: TEST_PRICING,

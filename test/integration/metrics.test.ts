@@ -17,6 +17,7 @@ const FAMILIES = [
   'owlrun_backend_up',
   'owlrun_backend_in_flight',
   'owlrun_backend_failovers_total',
+  'owlrun_usage_disputes_total',
   'owlrun_queue_depth',
   'owlrun_queue_wait_seconds',
   'owlrun_queue_refusals_total',

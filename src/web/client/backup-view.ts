@@ -11,6 +11,7 @@ const ui = {
   card: el('backup-card'),
   words: el('backup-words'),
   done: el<HTMLButtonElement>('backup-done'),
+  showAgain: el<HTMLButtonElement>('show-words'),
   restoreCard: el('restore-card'),
   restoreForm: el<HTMLFormElement>('restore-form'),
   restoreInput: el<HTMLTextAreaElement>('restore-input'),
@@ -30,12 +31,18 @@ export function backupView(wallet: BrowserWallet, changed: () => void): BackupVi
       const show = sats > 0 && settings.get('backedUp') !== currentWords();
       if (show && ui.words.textContent !== currentWords()) ui.words.textContent = currentWords();
       ui.card.hidden = !show;
+      ui.showAgain.hidden = show || sats === 0;
       ui.restoreCard.hidden = !restoring && sats > 0;
     },
   };
   ui.done.addEventListener('click', () => {
     settings.set('backedUp', currentWords());
     changed();
+  });
+  ui.showAgain.addEventListener('click', () => {
+    settings.set('backedUp', '');
+    changed();
+    ui.card.scrollIntoView({ block: 'nearest' });
   });
   ui.restoreForm.addEventListener('submit', (e) => {
     e.preventDefault();

@@ -8,7 +8,7 @@ import { el, installCopyButtons, messageOf, setStatus, showError, sleep } from '
 import { withWalletLock } from './lock.js';
 import { describeMintError } from './mint-errors.js';
 import { addMessage, keepExchange, showExchanges } from './messages-view.js';
-import { recoverJournal } from './recovery.js';
+import { hasWords } from './seed.js';
 import { settings, walletKey } from './store.js';
 import { topUpView, type TopUpView } from './topup-view.js';
 import { BrowserWallet, WalletError, normalizeMint } from './wallet.js';
@@ -304,7 +304,7 @@ async function recover(): Promise<void> {
   if (!wallet) return;
   const w = wallet;
   try {
-    await withWalletLock(() => recoverJournal(w));
+    await withWalletLock(() => w.recover());
   } catch (err) {
     showError(`Some sats of an interrupted operation are not back yet: ${describeMintError(err, w.mint, 'recover them')} The page tries again on the next visit.`);
   }
@@ -358,6 +358,7 @@ async function start(): Promise<void> {
     ui.apikeyInput.value = settings.get('apiKey');
   }
   const mint = info.mints[0];
+  const wordsBefore = hasWords();
   if (info.payment_required && mint) {
     wallet = new BrowserWallet(normalizeMint(mint));
     backup = backupView(wallet, render);
@@ -386,6 +387,11 @@ async function start(): Promise<void> {
   );
   render();
   await recover();
+  if (wallet) {
+    // Sats kept by this page before it had recovery words: made restorable by them.
+    await wallet.adoptProofs(wordsBefore).catch((err: unknown) => showError(`Your sats are here, but not yet covered by the recovery words: ${describeMintError(err, wallet!.mint, 'swap them')}`));
+    render();
+  }
   document.body.dataset.ready = 'true';
 }
 

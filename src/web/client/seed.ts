@@ -18,6 +18,11 @@ export function validWords(text: string): boolean {
   return (n === 12 || n === 24) && validateMnemonic(words, wordlist);
 }
 
+/** Whether this browser has recovery words yet (a wallet from before them holds proofs they cannot restore). */
+export function hasWords(): boolean {
+  return validWords(localStorage.getItem(KEY) ?? '');
+}
+
 /** This browser's words, created (128 bits of entropy) on first use. */
 export function currentWords(): string {
   const stored = localStorage.getItem(KEY);

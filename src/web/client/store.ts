@@ -65,6 +65,8 @@ export interface WalletState {
   /** NUT-13: the next counter per keyset (outputs derived from the recovery words). */
   counters: Record<string, number>;
   journal: JournalEntry[];
+  /** Proofs from before this browser had recovery words are waiting to be swapped for ones they restore. */
+  adoptPending?: boolean;
   /** The last withdrawn token, shown again on request: it left the balance, not the browser. */
   lastWithdrawal?: { token: string; amount: number; at: number };
 }

@@ -11,12 +11,18 @@
 import { MintOperationError, MintQuoteState, Wallet, getEncodedToken, getTokenMetadata, type MeltQuoteBolt11Response, type Proof } from '@cashu/cashu-ts';
 import { StoredCounters } from './counters.js';
 import { withWalletLock } from './lock.js';
+import { recoverJournal } from './recovery.js';
 import { addNew, asProofs, fewestProofs, plainAll, total, without } from './proofs.js';
 import { currentWords, seedOf } from './seed.js';
 import { loadState, sumProofs, updateState, type JournalEntry, type PendingPayment, type PendingQuote, type WalletState } from './store.js';
 
 /** NUT-07/NUT-03 error: the proofs are already spent. */
 export const SPENT = 11001;
+/** NUT-03 error: an output was signed before (its counter was used by another browser with the same words). */
+const OUTPUTS_SIGNED = 11003;
+/** How far past the last signed counter a skip looks, and in steps of how many. */
+const SKIP_GAP = 100;
+const SKIP_BATCH = 50;
 
 /** Canonical mint URL (as the gateway compares them): lower-case scheme and host, no trailing slash. */
 export function normalizeMint(url: string): string {
@@ -57,6 +63,7 @@ type JournalStart = Pick<JournalEntry, 'kind' | 'inputs'> & Partial<Pick<Journal
 
 export class BrowserWallet {
   private cashuWallet?: Promise<Wallet>;
+  private recovering = false;
   readonly counters: StoredCounters;
 
   constructor(readonly mint: string) {
@@ -95,22 +102,53 @@ export class BrowserWallet {
    */
   async journaled<T>(start: JournalStart, request: (w: Wallet) => Promise<T>, store: (s: WalletState, result: T) => boolean | void): Promise<T> {
     const w = await this.cashu();
+    // An earlier request whose outcome this tab never saw: settle it first, so its inputs are not sent twice.
+    if (!this.recovering && this.state().journal.length > 0) await this.recover();
     const id = newId();
     updateState(this.mint, (s) => s.journal.push({ ...start, id, ranges: [], createdAt: Date.now() }));
-    this.counters.active = id;
     let result: T;
     try {
-      result = await request(w);
+      result = await this.attempt(w, id, request);
     } catch (err) {
       if (err instanceof MintOperationError) updateState(this.mint, (s) => (s.journal = s.journal.filter((e) => e.id !== id)));
       throw err;
-    } finally {
-      this.counters.active = undefined;
     }
     updateState(this.mint, (s) => {
       if (store(s, result) !== false) s.journal = s.journal.filter((e) => e.id !== id);
     });
     return result;
+  }
+
+  /**
+   * Sends the request with counters reserved into journal entry `id`. Outputs the mint signed
+   * before (the same words in use in another browser) move the counters past every signed one
+   * (NUT-09 scan) and the request is sent once more with fresh outputs.
+   */
+  private async attempt<T>(w: Wallet, id: string, request: (w: Wallet) => Promise<T>): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      this.counters.active = id;
+      try {
+        return await request(w);
+      } catch (err) {
+        if (!(err instanceof MintOperationError && err.code === OUTPUTS_SIGNED) || tries > 0) throw err;
+      } finally {
+        this.counters.active = undefined;
+      }
+      for (const [keysetId, next] of Object.entries(this.state().counters)) {
+        const { lastCounterWithSignature: last } = await w.batchRestore(SKIP_GAP, SKIP_BATCH, next, keysetId);
+        if (last !== undefined) await this.counters.advanceToAtLeast(keysetId, last + 1);
+      }
+    }
+  }
+
+  /** Settles journaled requests left over (call under the wallet lock); returns the sats they added. */
+  async recover(): Promise<number> {
+    this.recovering = true;
+    try {
+      return await recoverJournal(this);
+    } finally {
+      this.recovering = false;
+    }
   }
 
   /** Receives a cashuA/cashuB token of this mint: swapped at the mint, then added. Returns the sats added. */
@@ -143,6 +181,28 @@ export class BrowserWallet {
       if (paymentId) s.payments = s.payments.filter((p) => p.id !== paymentId);
     });
     return total(proofs);
+  }
+
+  /**
+   * Proofs kept from before this browser had recovery words (`wordsExisted` false at start-up):
+   * swapped once for ones the words restore; remembered until done.
+   */
+  adoptProofs(wordsExisted: boolean): Promise<number> {
+    return withWalletLock(async () => {
+      if (!wordsExisted && this.state().proofs.length > 0) updateState(this.mint, (st) => (st.adoptPending = true));
+      const s = this.state();
+      if (!s.adoptPending) return 0;
+      if (s.proofs.length === 0) {
+        updateState(this.mint, (st) => delete st.adoptPending);
+        return 0;
+      }
+      const got = await this.journaled({ kind: 'swap', inputs: s.proofs }, (w) => w.receive(asProofs(s.proofs)), (st, r: Proof[]) => {
+        st.proofs = without(st.proofs, s.proofs);
+        addNew(st.proofs, plainAll(r));
+        delete st.adoptPending;
+      });
+      return total(got);
+    });
   }
 
   // ---- Lightning top-up (NUT-04) ----
