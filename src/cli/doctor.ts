@@ -69,6 +69,21 @@ async function checkMint(config: GatewayConfig, url: string): Promise<Check> {
   };
 }
 
+/** Browsers (the chat page's wallet) call the mint directly: it must answer CORS. A warning only: API clients do not need it. */
+async function checkMintCors(config: GatewayConfig, url: string): Promise<Check> {
+  const target = `mint ${url} (CORS for browsers)`;
+  const origin = 'https://owlrun-doctor.invalid';
+  try {
+    const res = await fetch(`${url}/v1/info`, { headers: { origin }, signal: AbortSignal.timeout(config.health.timeoutMs), redirect: 'error' });
+    await res.body?.cancel();
+    const allowed = res.headers.get('access-control-allow-origin');
+    if (allowed === '*' || allowed === origin) return { status: 'ok', target, detail: `Access-Control-Allow-Origin: ${allowed}` };
+    return { status: 'warn', target, detail: 'no Access-Control-Allow-Origin for other sites: the chat page cannot top up or withdraw at this mint (API clients are not affected)', fix: 'choose a mint that answers CORS, or put one in front of it' };
+  } catch (err) {
+    return { status: 'warn', target, detail: `not checked: ${oneLine(err)}` };
+  }
+}
+
 async function checkSource(config: GatewayConfig, i: number): Promise<Check> {
   const s = config.oracle.sources[i]!;
   const r = await fetchSource(s, config.oracle.timeoutMs);
@@ -96,7 +111,7 @@ async function checkBackend(config: GatewayConfig, i: number): Promise<Check> {
 /** Every check of a loaded config, in order (run at once). */
 export async function checksOf(config: GatewayConfig, configArg = ''): Promise<Check[]> {
   const checks: Promise<Check | Check[]>[] = [checkStore(config, configArg)];
-  for (const url of config.payment.mints) checks.push(checkMint(config, url));
+  for (const url of config.payment.mints) checks.push(checkMint(config, url).then(async (c) => (c.status === 'ok' ? [c, await checkMintCors(config, url)] : c)));
   config.oracle.sources.forEach((_, i) => checks.push(checkSource(config, i)));
   const fixed = fixedRateWarning(config, 'fixed_rate');
   if (config.oracle.sources.length === 0 && fixed) checks.push(Promise.resolve({ status: 'warn', target: 'oracle', detail: fixed }));

@@ -42,12 +42,15 @@ export function paymentInfo(config: GatewayConfig): PaymentInfo {
   };
 }
 
-/** The page talks to the gateway and, for top-ups and swaps, straight to the trusted mints. */
+/**
+ * The page talks to the gateway, to the trusted mints (top-ups, swaps) and, to withdraw to a
+ * Lightning address, to that address's LNURL-pay service: any https origin.
+ */
 function contentSecurityPolicy(config: GatewayConfig): string {
   const mints = config.payment.mints.map((m) => tryNormalizeMintUrl(m)).filter((m): m is string => m !== null).map((m) => new URL(m).origin);
   return [
     "default-src 'self'",
-    `connect-src 'self' ${[...new Set(mints)].join(' ')}`.trim(),
+    `connect-src 'self' ${[...new Set(mints)].join(' ')} https:`.replace(/ +/g, ' '),
     "img-src 'self' data:",
     "style-src 'self'",
     "script-src 'self'",

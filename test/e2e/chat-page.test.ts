@@ -170,7 +170,8 @@ describe('chat page in a real browser (Chromium)', function () {
       const file = resolve(packageRoot(), 'docs/images/chat-page.png');
       await mkdir(dirname(file), { recursive: true });
       await page.setViewportSize({ width: 900, height: 1250 });
-      await page.screenshot({ path: file });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: file, fullPage: true });
       await page.setViewportSize(PHONE);
     }
   });
@@ -283,7 +284,15 @@ describe('chat page in a real browser (Chromium)', function () {
     const before = await balanceOf(page);
     const melts = env.mint.counters.get('POST /v1/melt/bolt11') ?? 0;
     await page.getByText('Or withdraw to a Lightning wallet').click();
+    // A Lightning address (LNURL-pay) whose service cannot be reached says so; nothing is paid.
+    await page.route('https://wallet.example/**', (route) => route.abort('internetdisconnected'));
+    await page.getByTestId('melt-input').fill('alice@wallet.example');
+    await page.getByTestId('melt-amount').fill('5');
+    await page.getByTestId('melt-quote-button').click();
+    await page.waitForFunction(() => /^Could not reach wallet\.example to get an invoice for alice@wallet\.example/.test(document.querySelector('[data-testid="melt-status"]')?.textContent ?? ''));
+    await page.unroute('https://wallet.example/**');
     await page.getByTestId('melt-input').fill(createFakeInvoice(21));
+    assert.equal(await page.getByTestId('melt-amount').isVisible(), false, 'an invoice carries its amount');
     await page.getByTestId('melt-quote-button').click();
     await page.getByTestId('melt-pay-button').waitFor({ state: 'visible' });
     assert.match((await page.getByTestId('melt-status').textContent()) ?? '', /Pays 21 sats, plus a Lightning fee of at most 2 sats/);

@@ -30,13 +30,13 @@ describe('chat page routes', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('GET / is the page, with a CSP that lets it reach the gateway and the trusted mint only', async () => {
+  it('GET / is the page, with a CSP that lets it reach the gateway, the trusted mint and https (Lightning addresses) only', async () => {
     const res = await request(app.callback()).get('/').expect(200);
     assert.match(res.headers['content-type'] ?? '', /^text\/html/);
     assert.match(res.text, /data-testid="balance"/);
     assert.match(res.text, /src="\/web\/app\.js"/);
     const csp = res.headers['content-security-policy'] ?? '';
-    assert.match(csp, /connect-src 'self' http:\/\/127\.0\.0\.1:3338(;|$)/);
+    assert.match(csp, /connect-src 'self' http:\/\/127\.0\.0\.1:3338 https:(;|$)/);
     assert.match(csp, /script-src 'self'/);
   });
 

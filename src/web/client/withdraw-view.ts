@@ -3,6 +3,7 @@
 import type { MeltQuoteBolt11Response } from '@cashu/cashu-ts';
 import { showQr } from './animated-qr.js';
 import { el, setStatus, showError } from './dom.js';
+import { LightningAddressError, invoiceFromAddress, isLightningAddress } from './lnurl.js';
 import { describeMintError } from './mint-errors.js';
 import type { BrowserWallet } from './wallet.js';
 
@@ -16,6 +17,8 @@ const ui = {
   showLast: el<HTMLButtonElement>('show-last-withdrawal'),
   meltForm: el<HTMLFormElement>('melt-form'),
   meltInput: el<HTMLTextAreaElement>('melt-input'),
+  meltAmountLabel: el('melt-amount-label'),
+  meltAmount: el<HTMLInputElement>('melt-amount'),
   meltQuote: el<HTMLButtonElement>('melt-quote-button'),
   meltPay: el<HTMLButtonElement>('melt-pay-button'),
   meltStatus: el('melt-status'),
@@ -60,20 +63,31 @@ export function withdrawView(wallet: BrowserWallet, changed: () => void): Withdr
     quote = undefined;
     ui.meltPay.hidden = true;
   };
-  ui.meltInput.addEventListener('input', resetMelt);
+  ui.meltInput.addEventListener('input', () => {
+    resetMelt();
+    ui.meltAmountLabel.hidden = !isLightningAddress(ui.meltInput.value);
+  });
+  ui.meltAmount.addEventListener('input', resetMelt);
+
+  /** The quote for what was pasted: an invoice as it is; a Lightning address asked for an invoice of the amount. */
+  const quoteFor = async (text: string): Promise<MeltQuoteBolt11Response> => {
+    if (!isLightningAddress(text)) return wallet.quoteInvoice(text);
+    const sats = Number(ui.meltAmount.value);
+    if (!Number.isSafeInteger(sats) || sats <= 0) throw new LightningAddressError('Enter how many sats to send to this address.');
+    setStatus(ui.meltStatus, `Asking ${text.split('@')[1]} for an invoice…`);
+    const q = await wallet.quoteInvoice(await invoiceFromAddress(text, sats));
+    if (q.amount.toNumber() !== sats) throw new LightningAddressError(`The invoice from ${text} is for ${q.amount.toNumber()} sats, not ${sats}: not paid.`);
+    return q;
+  };
 
   ui.meltForm.addEventListener('submit', (e) => {
     e.preventDefault();
-    const invoice = ui.meltInput.value.trim();
-    if (!invoice) return;
+    const text = ui.meltInput.value.trim();
+    if (!text) return;
     resetMelt();
-    if (/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(invoice)) {
-      return setStatus(ui.meltStatus, 'Lightning addresses are not supported here yet: paste an invoice (lnbc…) from your Lightning wallet.', true);
-    }
     ui.meltQuote.disabled = true;
     setStatus(ui.meltStatus, 'Asking the mint what paying it takes…');
-    wallet
-      .quoteInvoice(invoice)
+    quoteFor(text)
       .then((q) => {
         quote = q;
         const amount = q.amount.toNumber();
@@ -88,7 +102,7 @@ export function withdrawView(wallet: BrowserWallet, changed: () => void): Withdr
         ui.meltPay.hidden = !enough;
         ui.meltPay.textContent = `Pay ${amount} sats`;
       })
-      .catch((err: unknown) => setStatus(ui.meltStatus, describeMintError(err, wallet.mint, 'pay this invoice'), true))
+      .catch((err: unknown) => setStatus(ui.meltStatus, err instanceof LightningAddressError ? err.message : describeMintError(err, wallet.mint, 'pay this invoice'), true))
       .finally(() => (ui.meltQuote.disabled = false));
   });
 
