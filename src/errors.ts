@@ -54,9 +54,12 @@ export const ERRORS = {
   invoice_invalid: { status: 400, type: 'invalid_request_error', message: 'the mint will not pay this invoice' },
   withdrawal_failed: { status: 502, type: 'server_error', message: 'the mint refused the withdrawal; the balance is whole' },
   withdrawal_not_found: { status: 404, type: 'not_found_error', message: 'no such withdrawal' },
-  node_unreachable: { status: 502, type: 'server_error', message: "the gateway could not reach the node's health endpoint; it was not added" },
-  node_conflict: { status: 409, type: 'invalid_request_error', message: 'this node URL is already served under another provider or a configured backend' },
+  // One answer for every refused target (private address, taken endpoint, closed port, failed
+  // health check): it must not tell a provider anything about what the gateway can reach.
+  node_refused: { status: 422, type: 'invalid_request_error', message: 'the node was not registered: its URL must reach a healthy inference server at a public address that no other node, backend or gateway uses' },
   node_not_found: { status: 404, type: 'not_found_error', message: 'no such registered node of this provider' },
+  // nodes that dial in (the Owlrun node protocol)
+  job_not_found: { status: 404, type: 'not_found_error', message: 'no job waiting for this node under this id (or its request was already fetched)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

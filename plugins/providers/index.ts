@@ -8,12 +8,14 @@ import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { SqlExecutor } from '../../src/store/db.js';
-import type { TokenFormat } from '../../src/cashu/types.js';
+import type { PayoutFormat } from '../../src/cashu/token-format.js';
 import { GatewayError } from '../../src/errors.js';
 import { noStore, type RouteScopes } from '../../src/http/scopes.js';
+import { ProviderKeyDirectory } from '../../src/http/keys.js';
 import { serviceKey } from '../../src/pipeline/services.js';
 import { actsFor, providerAuth, type ProviderState } from './auth.js';
-import { parseAnnouncement, Registrar } from './nodes.js';
+import { parseAnnouncement, parseLeave, Registrar } from './nodes.js';
+import { TargetGuard } from './targets.js';
 import { Withdrawer, type WithdrawResult } from './withdraw.js';
 
 const BODY_LIMIT = 64 * 1024;
@@ -44,10 +46,13 @@ function amountParam(v: unknown): number | undefined {
   return v;
 }
 
-function formatParam(v: unknown): TokenFormat {
-  if (v === undefined || v === null || v === 'B' || v === 'cashuB') return 'B';
+/** `fallback`: the key's own default (node agents read only padded cashuA), else cashuB. */
+function formatParam(v: unknown, fallback: PayoutFormat = 'B'): PayoutFormat {
+  if (v === undefined || v === null) return fallback;
+  if (v === 'B' || v === 'cashuB') return 'B';
   if (v === 'A' || v === 'cashuA') return 'A';
-  throw new GatewayError('invalid_request', 'format: "cashuA" (V3) or "cashuB" (V4, the default)');
+  if (v === 'cashuA-padded') return 'A-padded';
+  throw new GatewayError('invalid_request', 'format: "cashuA" (V3), "cashuA-padded" (V3, base64 padded with =) or "cashuB" (V4, the default)');
 }
 
 function invoiceParam(v: unknown): string {
@@ -103,7 +108,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   await withdrawals.init();
   await registrations.init();
   const withdrawer = new Withdrawer({ db, money, repo: withdrawals, log, metrics });
-  const registrar = new Registrar({ pool, repo: registrations, ttlMs: config.nodeTtlSeconds * 1000, timeoutMs: config.health.timeoutMs, log, now });
+  const guard = new TargetGuard({ pool, config, timeoutMs: config.health.timeoutMs });
+  const registrar = new Registrar({ pool, repo: registrations, guard, ttlMs: config.nodeTtlSeconds * 1000, timeoutMs: config.health.timeoutMs, log, now });
 
   // Registered nodes survive a restart until their TTL runs out (health-checked as the gateway starts).
   await registrar.refresh();
@@ -133,8 +139,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: Number(withdrawn?.s ?? 0) };
   };
 
-  const withdrawEcash = async (account: string, body: Record<string, unknown>) => {
-    const out = await withdrawer.ecash(account, { amount: amountParam(body.amount_sats), format: formatParam(body.format) });
+  const withdrawEcash = async (account: string, body: Record<string, unknown>, defaultFormat?: PayoutFormat) => {
+    const out = await withdrawer.ecash(account, { amount: amountParam(body.amount_sats), format: formatParam(body.format, defaultFormat) });
     return answerWithdrawal(out, account);
   };
   const withdrawLightning = async (account: string, body: Record<string, unknown>) => {
@@ -205,7 +211,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     routes(router: Router, { admin }: RouteScopes) {
       // Every /v1/provider route acts for the provider whose key it carries; nothing is cached.
       const provider = new Router<ProviderState>({ prefix: '/v1/provider' });
-      const auth = providerAuth(config.providers);
+      const auth = providerAuth(config.providers, () => deps.services.find(ProviderKeyDirectory));
       provider.use(auth, noStore);
       type Ctx = { state: ProviderState; req: Parameters<typeof jsonBody>[0] };
       /** A POST body naming another provider is refused as a wrong key is. */
@@ -228,7 +234,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         ctx.body = { object: 'list', data: await registrar.ofProvider(ctx.state.provider) };
       });
       provider.post('/withdraw-ecash', async (ctx) => {
-        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx));
+        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx), ctx.state.payoutFormat);
         ctx.status = out.status;
         ctx.body = { provider: ctx.state.provider, ...out.body };
       });
@@ -240,12 +246,13 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       router.use(provider.routes());
 
       router.post('/v1/gateway/register', auth, async (ctx) => {
-        const { created, view } = await registrar.register(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)));
+        const listener = { address: ctx.req.socket.localAddress, port: ctx.req.socket.localPort ?? config.server.port };
+        const { created, view } = await registrar.register(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)), listener);
         ctx.status = created ? 201 : 200;
         ctx.body = { ...view, heartbeat_seconds: Math.max(1, Math.floor(config.nodeTtlSeconds / 3)) };
       });
       router.delete('/v1/gateway/register', auth, async (ctx) => {
-        await registrar.leave(ctx.state.provider, parseAnnouncement(await bodyOf(ctx)).name);
+        await registrar.leave(ctx.state.provider, parseLeave(await bodyOf(ctx)));
         ctx.status = 204;
       });
 

@@ -4,8 +4,10 @@ import type { BackendKind } from '../../src/config/types.js';
 import type { Registration, RegistrationsRepo } from '../../src/ledger/registrations.js';
 import { probeNode } from '../../src/proxy/health.js';
 import { BackendNode } from '../../src/proxy/node.js';
+import { releaseNode } from '../../src/proxy/node-http.js';
 import type { BackendPool } from '../../src/proxy/pool.js';
 import { GatewayError } from '../../src/errors.js';
+import { TargetRefused, type Listener, type TargetGuard } from './targets.js';
 
 export interface Announcement {
   url: string;
@@ -49,6 +51,13 @@ export function parseAnnouncement(body: Record<string, unknown>): Announcement {
   return { url, kind: kind as BackendKind, models, maxConcurrent: mc, name };
 }
 
+/** The node a DELETE names: `{"name"}` alone, or `{"url"}` (its default name). */
+export function parseLeave(body: Record<string, unknown>): string {
+  if (body.url === undefined && typeof body.name === 'string' && NAME.test(body.name)) return body.name;
+  if (body.url === undefined) throw new GatewayError('invalid_request', 'name: the node\'s name (or url: its URL)');
+  return parseAnnouncement(body).name;
+}
+
 export interface NodeView {
   id: string;
   provider: string;
@@ -63,14 +72,17 @@ export interface NodeView {
 }
 
 /**
- * Node self-registration: a provider's node announces itself and joins the pool once a health
- * check passes; each announcement renews it for nodeTtlSeconds (the heartbeat); silent nodes
- * leave. Registrations live in the store: after a restart (or on another replica) the pool is
- * rebuilt from the live ones, and refresh() keeps it in step.
+ * Node self-registration: a provider's node announces itself and joins the pool once its URL
+ * passes the TargetGuard and a health check; each announcement renews it for nodeTtlSeconds
+ * (the heartbeat) and resolves its host again; silent nodes leave. The gateway connects only to
+ * the addresses it checked (BackendNode.pin). Registrations live in the store: after a restart
+ * (or on another replica) the pool is rebuilt from the live ones, and refresh() keeps it in step.
+ * Every refusal that concerns the target answers the same `node_refused`: what was wrong (a
+ * private address, a taken endpoint, a closed port, a failed health check) is only logged.
  */
 export class Registrar {
   constructor(
-    private readonly d: { pool: BackendPool; repo: RegistrationsRepo; ttlMs: number; timeoutMs: number; log: Logger; now: () => number },
+    private readonly d: { pool: BackendPool; repo: RegistrationsRepo; guard: TargetGuard; ttlMs: number; timeoutMs: number; log: Logger; now: () => number },
   ) {}
 
   /** Node id in the pool: namespaced by the provider, so a provider can only touch its own nodes. */
@@ -78,27 +90,42 @@ export class Registrar {
     return `${provider}/${name}`;
   }
 
-  /** An announcement (first or heartbeat). 201 when the node joined, 200 when renewed. */
-  async register(provider: string, a: Announcement): Promise<{ created: boolean; view: NodeView }> {
-    const { pool, repo, log } = this.d;
+  /**
+   * An announcement (first or heartbeat). 201 when the node joined, 200 when renewed.
+   * `listener`: the endpoint the request arrived on (the gateway's own, never a node's).
+   */
+  async register(provider: string, a: Announcement, listener?: Listener): Promise<{ created: boolean; view: NodeView }> {
+    const { pool, repo, guard } = this.d;
     const id = Registrar.nodeId(provider, a.name);
-    // One URL is one node: it cannot also be a configured backend, another provider's node, or
-    // this provider's node under another name.
-    const clash = pool.all().find((n) => (n.id === id && n.source !== 'registered') || (n.url === a.url && n.id !== id));
-    if (clash) throw new GatewayError('node_conflict', clash.source === 'registered' && clash.provider === provider ? `this URL is already registered as ${clash.id}` : undefined);
-    // The health check first: a node joins the pool only once the gateway can reach it.
-    const probe = await probeNode(new BackendNode({ id, kind: a.kind, url: a.url, provider, models: a.models, maxConcurrent: a.maxConcurrent, source: 'registered' }), this.d.timeoutMs);
     const existing = pool.get(id);
+    const refuse = (reason: string): never => {
+      this.d.log.info({ node: id, provider, reason }, 'node registration refused');
+      throw new GatewayError('node_refused');
+    };
+    // One endpoint is one node: not a configured backend, another provider's node, this
+    // provider's node under another name, nor the gateway itself.
+    if (existing && existing.source !== 'registered') refuse(`${id} is a configured backend`);
+    const same = pool.all().find((n) => n.url === a.url && n.id !== id);
+    if (same) refuse(`the URL is node ${same.id}`);
+    let pin: string[] = [];
+    try {
+      pin = await guard.addressesOf(a.url);
+      await guard.assertFree(a.url, pin, id, listener);
+    } catch (err) {
+      if (!(err instanceof TargetRefused)) throw err;
+      refuse(err.message);
+    }
+    // The health check, on the addresses just checked: a node joins only once the gateway can reach it.
+    const probe = await probeNode(new BackendNode({ id, kind: a.kind, url: a.url, provider, models: a.models, maxConcurrent: a.maxConcurrent, source: 'registered', pin }), this.d.timeoutMs);
     if (!probe.ok) {
       if (existing?.source === 'registered') pool.applyHealth(existing, probe);
-      log.info({ node: id, provider, error: probe.error }, 'node registration refused: health check failed');
-      throw new GatewayError('node_unreachable', `the node did not pass its health check (${probe.error}); it was not ${existing ? 'renewed' : 'added'}`);
+      refuse(`health check failed: ${probe.error}`);
     }
     const now = this.d.now();
     const res = await repo.upsert({ id, provider, url: a.url, kind: a.kind, models: a.models, maxConcurrent: a.maxConcurrent, seenAt: now, expiresAt: now + this.d.ttlMs });
-    if ('conflict' in res) throw new GatewayError('node_conflict');
-    const { node, created } = pool.register({ ...this.spec(res.registration) }, probe);
-    if (created || res.created) log.info({ node: id, provider, kind: a.kind, models: node.listedModels() }, 'node registered');
+    if ('conflict' in res) return refuse(`the URL is registered by ${res.conflict.provider}`);
+    const { node, created } = pool.register({ ...this.spec(res.registration), pin }, probe);
+    if (created || res.created) this.d.log.info({ node: id, provider, kind: a.kind, models: node.listedModels() }, 'node registered');
     return { created: res.created, view: this.view(res.registration) };
   }
 
@@ -106,14 +133,19 @@ export class Registrar {
   async leave(provider: string, name: string): Promise<void> {
     const id = Registrar.nodeId(provider, name);
     if (!(await this.d.repo.remove(id, provider))) throw new GatewayError('node_not_found');
-    if (this.d.pool.get(id)?.source === 'registered') this.d.pool.remove(id);
+    const node = this.d.pool.get(id);
+    if (node?.source === 'registered') {
+      this.d.pool.remove(id);
+      releaseNode(node);
+    }
     this.d.log.info({ node: id, provider }, 'node left the pool (deregistered)');
   }
 
   /**
    * Forgets registrations whose TTL ran out (store and pool), and brings the pool in step with
-   * the store: registrations made on another replica (or before a restart) join — health-checked
-   * at once — and heartbeats seen elsewhere renew them here.
+   * the store: registrations made on another replica (or before a restart) join — their host
+   * resolved and checked again, then health-checked at once — and heartbeats seen elsewhere
+   * renew them here.
    */
   async refresh(): Promise<void> {
     const { pool, repo } = this.d;
@@ -122,7 +154,17 @@ export class Registrar {
     for (const r of await repo.live(now)) {
       const old = pool.get(r.id);
       if (old && old.source !== 'registered') continue;
-      const { node, created } = pool.register(this.spec(r));
+      let pin = old?.url === r.url ? old.pin : undefined;
+      if (!pin) {
+        try {
+          pin = await this.d.guard.addressesOf(r.url);
+        } catch (err) {
+          if (!(err instanceof TargetRefused)) throw err;
+          this.d.log.warn({ node: r.id, reason: err.message }, 'a stored registration is refused now; left out of the pool');
+          continue;
+        }
+      }
+      const { node, created } = pool.register({ ...this.spec(r), pin });
       if (created) void pool.check(node).catch(() => undefined);
     }
     pool.expire(now);

@@ -130,3 +130,18 @@ export function encodeToken(format: TokenFormat, mint: string, proofs: readonly 
   const json = JSON.stringify({ token: [{ mint, proofs: clean }], unit });
   return 'cashuA' + Buffer.from(json, 'utf8').toString('base64url');
 }
+
+/** How a withdrawal is paid out: a token format, or a V3 token whose base64 is padded with `=`. */
+export type PayoutFormat = TokenFormat | 'A-padded';
+
+/**
+ * A payout token. 'A-padded' is cashuA with its base64 padded to a multiple of 4 with `=`: the
+ * Owlrun node agent (Go's base64.URLEncoding) reads nothing else; other wallets read it too.
+ */
+export function encodePayout(format: PayoutFormat, mint: string, proofs: readonly WalletProof[]): string {
+  if (format !== 'A-padded') return encodeToken(format, mint, proofs);
+  const token = encodeToken('A', mint, proofs);
+  if (!token) return token;
+  const body = token.slice('cashuA'.length);
+  return `cashuA${body}${'='.repeat((4 - (body.length % 4)) % 4)}`;
+}

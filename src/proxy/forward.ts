@@ -1,6 +1,10 @@
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { BackendNode } from './node.js';
+import type { Upstream } from './transport.js';
+
+export type { Upstream } from './transport.js';
+import { pinnedAgent } from './node-http.js';
 
 // Sends one buffered request to one node (node:http with a keep-alive agent) and hands back the
 // upstream response as soon as its headers arrive; the caller owns the response body. The body
@@ -16,11 +20,12 @@ const STRIPPED = new Set([
   'accept-encoding',
 ]);
 
-export interface Upstream {
-  readonly response: IncomingMessage;
-  /** Tears the upstream connection down (stops the GPU). Idempotent. */
-  abort(): void;
-}
+/**
+ * The only client headers an untrusted node (every provider's node) receives: what inference
+ * needs. Never the buyer's cookies, keys, ecash, or anything that identifies the client
+ * (Forwarded, X-Forwarded-*, X-Real-IP, Referer, Origin, User-Agent…).
+ */
+const FOR_UNTRUSTED = new Set(['content-type', 'accept']);
 
 /** The connection to a node failed before any response byte arrived. */
 export class ConnectError extends Error {
@@ -67,10 +72,11 @@ export class Forwarder {
     return d;
   }
 
-  /** Outgoing headers: the client's, minus STRIPPED, plus the node's own key. */
+  /** Outgoing headers: the client's minus STRIPPED (an untrusted node: only FOR_UNTRUSTED), plus the node's own key. */
   static outgoingHeaders(clientHeaders: IncomingHttpHeaders, node: BackendNode, bodyLength: number): IncomingHttpHeaders {
     const out: IncomingHttpHeaders = {};
-    for (const [k, v] of Object.entries(clientHeaders)) if (!STRIPPED.has(k) && v !== undefined) out[k] = v;
+    const keep = node.trustUsage ? (k: string) => !STRIPPED.has(k) : (k: string) => FOR_UNTRUSTED.has(k);
+    for (const [k, v] of Object.entries(clientHeaders)) if (keep(k) && v !== undefined) out[k] = v;
     out['content-length'] = String(bodyLength);
     if (node.apiKey) out.authorization = `Bearer ${node.apiKey}`;
     return out;
@@ -98,7 +104,7 @@ export class Forwarder {
     return new Promise<Upstream>((resolve, reject) => {
       let settled = false;
       const out: ClientRequest = d.request(
-        { host: d.host, port: d.port, method: req.method, path: d.prefix + (req.url ?? '/'), headers, agent: fresh ? d.fresh : d.pooled },
+        { host: d.host, port: d.port, method: req.method, path: d.prefix + (req.url ?? '/'), headers, agent: pinnedAgent(node, !fresh) ?? (fresh ? d.fresh : d.pooled) },
         (response) => {
           settled = true;
           resolve({

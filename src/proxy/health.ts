@@ -1,4 +1,5 @@
 import type { BackendNode } from './node.js';
+import { nodeGet } from './node-http.js';
 
 export type ProbeResult = { ok: true; models?: string[] } | { ok: false; error: string };
 
@@ -11,7 +12,7 @@ export async function probeNode(node: BackendNode, timeoutMs: number): Promise<P
   const headers: Record<string, string> = { accept: 'application/json' };
   if (node.apiKey) headers.authorization = `Bearer ${node.apiKey}`;
   try {
-    const res = await fetch(node.url + path, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    const res = await nodeGet(node, path, { headers, timeoutMs });
     if (!res.ok) {
       await res.body?.cancel();
       return { ok: false, error: `${path} answered ${res.status}` };

@@ -1,4 +1,5 @@
 import type { BackendNode } from './node.js';
+import { nodeGet } from './node-http.js';
 
 // What a node says about its own load, read with the health checks (never on a request's path):
 //   vLLM       GET /metrics   vllm:num_requests_running, vllm:num_requests_waiting,
@@ -81,7 +82,7 @@ const slotsOnly = new WeakSet<BackendNode>();
 async function get(node: BackendNode, path: string, timeoutMs: number): Promise<Response> {
   const headers: Record<string, string> = {};
   if (node.apiKey) headers.authorization = `Bearer ${node.apiKey}`;
-  return fetch(node.url + path, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  return nodeGet(node, path, { headers, timeoutMs });
 }
 
 async function text(res: Response): Promise<string | undefined> {

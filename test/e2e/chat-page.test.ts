@@ -291,6 +291,17 @@ describe('chat page in a real browser (Chromium)', function () {
     await page.getByTestId('melt-quote-button').click();
     await page.waitForFunction(() => /^Could not reach wallet\.example to get an invoice for alice@wallet\.example/.test(document.querySelector('[data-testid="melt-status"]')?.textContent ?? ''));
     await page.unroute('https://wallet.example/**');
+    // A mint that refuses an expired invoice: said as such.
+    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*', 'access-control-allow-methods': 'GET, POST, OPTIONS' };
+    await page.route(`${env.mintUrl}/v1/melt/quote/bolt11`, (route) =>
+      route.request().method() === 'OPTIONS'
+        ? route.fulfill({ status: 204, headers: cors })
+        : route.fulfill({ status: 400, headers: { ...cors, 'content-type': 'application/json' }, body: JSON.stringify({ detail: 'invoice expired', code: 20007 }) }),
+    );
+    await page.getByTestId('melt-input').fill(createFakeInvoice(21));
+    await page.getByTestId('melt-quote-button').click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="melt-status"]')?.textContent ?? '') === 'The mint refused to pay this invoice: the invoice has expired.');
+    await page.unroute(`${env.mintUrl}/v1/melt/quote/bolt11`);
     await page.getByTestId('melt-input').fill(createFakeInvoice(21));
     assert.equal(await page.getByTestId('melt-amount').isVisible(), false, 'an invoice carries its amount');
     await page.getByTestId('melt-quote-button').click();

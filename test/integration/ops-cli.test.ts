@@ -144,6 +144,19 @@ describe('owlrun doctor, migrate, dev-token', function () {
     assert.match(r.stdout, /schema current/);
   });
 
+  it('any command fails with one line naming what failed, no stack trace (unknown flag: exit 2)', async () => {
+    const file = configFile('nostore', { store: { url: 'postgres://owlrun:s3cret@127.0.0.1:1/owlrun' } });
+    let r = await owlrun(['migrate', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^owlrun: store postgres:\/\/owlrun:\*\*\*@127\.0\.0\.1:1\/owlrun: cannot open: .*ECONNREFUSED/);
+    assert.ok(!r.stderr.includes('s3cret'), 'the password is not printed');
+    r = await owlrun(['doctor', '--no-such-flag']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^owlrun: .*--no-such-flag/);
+  });
+
   it('dev-token finds the development mint from --config and --dev-mint-port; with none running, one line naming the mint it tried', async () => {
     const port = Number(new URL(mintUrl).port);
     const file = configFile('dev', { devMint: { enabled: true, port } });

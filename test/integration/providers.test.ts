@@ -29,6 +29,8 @@ const EXTRA = {
   admin: { key: ADMIN },
   pricing: PRICING,
   nodeTtlSeconds: 90,
+  // The nodes here are simulators on 127.0.0.1.
+  nodes: { allowPrivateAddresses: true },
 };
 
 interface Json {
@@ -441,15 +443,15 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
       assert.equal(code(forAlice), 'auth_invalid_key');
       assert.equal((await api(e, '/v1/gateway/register', { key: BOB, body: { url: node.url, kind: 'ollama' } })).status, 201);
       const taken = await api(e, '/v1/gateway/register', { key: ALICE, body: { url: node.url, kind: 'ollama' } });
-      assert.equal(taken.status, 409);
-      assert.equal(code(taken), 'node_conflict');
+      assert.equal(taken.status, 422);
+      assert.equal(code(taken), 'node_refused');
       const configured = await api(e, '/v1/gateway/register', { key: ALICE, body: { url: e.sim.url, kind: 'vllm' } });
-      assert.equal(configured.status, 409, 'a configured backend cannot be re-registered');
+      assert.equal(configured.status, 422, 'a configured backend cannot be re-registered');
       const down = await regSim();
       down.options = { ...down.options, healthy: false };
       const sick = await api(e, '/v1/gateway/register', { key: ALICE, body: { url: down.url, kind: 'ollama' } });
-      assert.equal(sick.status, 502);
-      assert.equal(code(sick), 'node_unreachable');
+      assert.equal(sick.status, 422);
+      assert.equal(code(sick), 'node_refused');
       assert.equal(e.gw.pool.all().filter((n) => n.source === 'registered').length, 1);
       assert.equal((await api(e, '/v1/gateway/register', { key: BOB, body: { url: 'ftp://x' } })).status, 400);
       assert.equal((await api(e, '/v1/gateway/register', { key: BOB, body: { url: node.url, kind: 'tgi' } })).status, 400);

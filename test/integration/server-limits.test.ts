@@ -53,6 +53,18 @@ describe('server limits', () => {
     }
   });
 
+  it('closes a connection that sends nothing past server.headersTimeoutMs', async () => {
+    const gw = await startTestGateway({ server: { host: '127.0.0.1', port: 0, headersTimeoutMs: 300, requestTimeoutMs: 60000 } });
+    const sock = await connect(gw.url);
+    try {
+      const answer = await endOf(sock, 5000);
+      assert.ok(answer === '' || answer.startsWith('HTTP/1.1 408'), answer);
+    } finally {
+      sock.destroy();
+      await gw.shutdown(0);
+    }
+  });
+
   it('keeps at most server.maxConnectionsPerIp connections open per client address', async () => {
     const gw = await startTestGateway({ server: { host: '127.0.0.1', port: 0, maxConnectionsPerIp: 2 } });
     const socks = [await connect(gw.url), await connect(gw.url)];

@@ -77,6 +77,20 @@ export const api = {
       return [];
     }
   },
+  /** The change of a job whose stream broke: by receipt, as soon as the gateway settled it (null: none kept). */
+  changeWhenSettled: async (receipt: string): Promise<ChangeByReceipt | null> => {
+    for (let i = 0; i < 30; i++) {
+      try {
+        const c = await api.change(receipt);
+        if (c === null) return null;
+        if (c.status === 'settled') return c;
+      } catch {
+        /* the gateway may be restarting: try again */
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(i, 5))));
+    }
+    return null;
+  },
   /** The change of a job by its receipt; null when the gateway keeps none (unknown or expired). */
   change: async (receipt: string): Promise<ChangeByReceipt | null> => {
     const res = await fetch(`/v1/change/${encodeURIComponent(receipt)}`, { cache: 'no-store' });

@@ -145,21 +145,6 @@ ui.apikeyInput.addEventListener('change', () => settings.set('apiKey', ui.apikey
 
 // ---- prompt → answer ----
 
-/** The change of a job whose stream broke: by receipt, as soon as the gateway settled it. */
-async function changeByReceipt(receipt: string): Promise<{ token: string; change_sats: number; cost_sats?: number } | null> {
-  for (let i = 0; i < 30; i++) {
-    try {
-      const c = await api.change(receipt);
-      if (c === null) return null;
-      if (c.status === 'settled') return c;
-    } catch {
-      /* the gateway may be restarting: try again */
-    }
-    await sleep(Math.min(5000, 250 * 2 ** Math.min(i, 5)));
-  }
-  return null;
-}
-
 function explain(res: ChatResult): string {
   const e = res.error;
   if (!e) return 'the answer broke off';
@@ -219,7 +204,7 @@ async function send(text: string): Promise<void> {
       const back = await wallet.reclaim(payment.id).catch(() => undefined);
       const receipt = wallet.state().payments.find((x) => x.id === payment.id)?.receipt;
       if (back === null && receipt) {
-        const c = await changeByReceipt(receipt);
+        const c = await api.changeWhenSettled(receipt);
         if (c) {
           await wallet.settle(payment.id, c.token);
           note = `${c.cost_sats ?? payment.amount - c.change_sats} sats charged, the rest is back`;
@@ -237,7 +222,7 @@ async function send(text: string): Promise<void> {
   let change: { token: string; change_sats: number; cost_sats?: number } | undefined = res.change;
   if (payment && wallet && !change && res.status === 200 && res.receipt) {
     answer.meta.textContent = 'The answer broke off; fetching your change by receipt…';
-    change = (await changeByReceipt(res.receipt)) ?? undefined;
+    change = (await api.changeWhenSettled(res.receipt)) ?? undefined;
   }
 
   if (!payment || !wallet) {

@@ -8,7 +8,7 @@
 // - proofs leave the balance in the same write that records where they went (a pending payment
 //   keeps its token until its change is back; a withdrawal keeps the token it showed);
 // - a Lightning top-up is remembered until its proofs are minted, across reloads.
-import { MintOperationError, MintQuoteState, Wallet, getEncodedToken, getTokenMetadata, type MeltQuoteBolt11Response, type Proof } from '@cashu/cashu-ts';
+import { MintOperationError, MintQuoteState, Wallet, getEncodedToken, getTokenMetadata, type Proof } from '@cashu/cashu-ts';
 import { StoredCounters } from './counters.js';
 import { withWalletLock } from './lock.js';
 import { recoverJournal } from './recovery.js';
@@ -367,42 +367,6 @@ export class BrowserWallet {
         },
       );
       return { token, amount: total(res.send) };
-    });
-  }
-
-  // ---- paying a Lightning invoice (NUT-05, change by NUT-08) ----
-
-  /** What paying this invoice takes: the mint's quote (amount and the most the routing fee can be). */
-  async quoteInvoice(invoice: string): Promise<MeltQuoteBolt11Response> {
-    const w = await this.cashu();
-    return w.createMeltQuoteBolt11(invoice.trim().replace(/^lightning:/i, ''));
-  }
-
-  /**
-   * Pays a quoted invoice from the balance: proofs covering the amount and the fee reserve are
-   * melted, and what the payment did not use comes back as change. Returns the sats paid and back.
-   */
-  payInvoice(quote: MeltQuoteBolt11Response): Promise<{ paid: number; back: number; pending: boolean }> {
-    return withWalletLock(async () => {
-      const w = await this.cashu();
-      const s = this.state();
-      const need = quote.amount.toNumber() + quote.fee_reserve.toNumber();
-      const pick = w.selectProofsToSend(asProofs(s.proofs), need, true);
-      const inputs = plainAll(pick.send);
-      if (inputs.length === 0 || sumProofs(inputs) < need + w.getFeesForProofs(pick.send).toNumber()) {
-        throw new WalletError(`Not enough sats: this invoice needs up to ${need} (with the fee reserve); the wallet has ${sumProofs(s.proofs)}.`);
-      }
-      const res = await this.journaled(
-        { kind: 'melt', inputs, quote: quote.quote },
-        (cw) => cw.meltProofsBolt11(quote, pick.send),
-        (st, r) => {
-          st.proofs = without(st.proofs, inputs);
-          addNew(st.proofs, plainAll(r.change));
-          return r.quote.state !== 'PENDING'; // still paying: recovery finishes it
-        },
-      );
-      const back = total(res.change);
-      return { paid: sumProofs(inputs) - back, back, pending: res.quote.state === 'PENDING' };
     });
   }
 }

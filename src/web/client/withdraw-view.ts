@@ -4,6 +4,7 @@ import type { MeltQuoteBolt11Response } from '@cashu/cashu-ts';
 import { showQr } from './animated-qr.js';
 import { el, setStatus, showError } from './dom.js';
 import { LightningAddressError, invoiceFromAddress, isLightningAddress } from './lnurl.js';
+import { payInvoice, quoteInvoice } from './melt.js';
 import { describeMintError } from './mint-errors.js';
 import type { BrowserWallet } from './wallet.js';
 
@@ -71,11 +72,11 @@ export function withdrawView(wallet: BrowserWallet, changed: () => void): Withdr
 
   /** The quote for what was pasted: an invoice as it is; a Lightning address asked for an invoice of the amount. */
   const quoteFor = async (text: string): Promise<MeltQuoteBolt11Response> => {
-    if (!isLightningAddress(text)) return wallet.quoteInvoice(text);
+    if (!isLightningAddress(text)) return quoteInvoice(wallet, text);
     const sats = Number(ui.meltAmount.value);
     if (!Number.isSafeInteger(sats) || sats <= 0) throw new LightningAddressError('Enter how many sats to send to this address.');
     setStatus(ui.meltStatus, `Asking ${text.split('@')[1]} for an invoice…`);
-    const q = await wallet.quoteInvoice(await invoiceFromAddress(text, sats));
+    const q = await quoteInvoice(wallet, await invoiceFromAddress(text, sats));
     if (q.amount.toNumber() !== sats) throw new LightningAddressError(`The invoice from ${text} is for ${q.amount.toNumber()} sats, not ${sats}: not paid.`);
     return q;
   };
@@ -111,8 +112,7 @@ export function withdrawView(wallet: BrowserWallet, changed: () => void): Withdr
     if (!q) return;
     ui.meltPay.disabled = true;
     setStatus(ui.meltStatus, 'Paying…');
-    wallet
-      .payInvoice(q)
+    payInvoice(wallet, q)
       .then(({ paid, back, pending }) => {
         resetMelt();
         if (pending) return setStatus(ui.meltStatus, 'The payment is on its way; the page checks it again when you come back.');
