@@ -8,14 +8,14 @@ import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { SqlExecutor } from '../../src/store/db.js';
-import type { TokenFormat } from '../../src/cashu/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { noStore, type RouteScopes } from '../../src/http/scopes.js';
 import { serviceKey } from '../../src/pipeline/services.js';
 import { actsFor, providerAuth, type ProviderState } from './auth.js';
 import { parseAnnouncement, parseLeave, Registrar } from './nodes.js';
 import { TargetGuard } from './targets.js';
-import { Withdrawer, type WithdrawResult } from './withdraw.js';
+import { Withdrawer, type PayoutFormat, type WithdrawResult } from './withdraw.js';
+import { bearer } from '../../src/http/keys.js';
 
 const BODY_LIMIT = 64 * 1024;
 const RECONCILE_MS = 30_000;
@@ -45,10 +45,15 @@ function amountParam(v: unknown): number | undefined {
   return v;
 }
 
-function formatParam(v: unknown): TokenFormat {
-  if (v === undefined || v === null || v === 'B' || v === 'cashuB') return 'B';
+/** The Owlrun node agent's own keys: `owlr_prov_` + 48 hex. Its payouts default to 'A-padded', the only form it parses. */
+const OWLRUN_AGENT_KEY = /^owlr_prov_/;
+
+function formatParam(v: unknown, fallback: PayoutFormat): PayoutFormat {
+  if (v === undefined || v === null) return fallback;
+  if (v === 'B' || v === 'cashuB') return 'B';
   if (v === 'A' || v === 'cashuA') return 'A';
-  throw new GatewayError('invalid_request', 'format: "cashuA" (V3) or "cashuB" (V4, the default)');
+  if (v === 'cashuA-padded') return 'A-padded';
+  throw new GatewayError('invalid_request', 'format: "cashuB" (V4, the default), "cashuA" (V3) or "cashuA-padded" (V3, base64 padded with "=": the Owlrun node agent\'s)');
 }
 
 function invoiceParam(v: unknown): string {
@@ -135,8 +140,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: Number(withdrawn?.s ?? 0) };
   };
 
-  const withdrawEcash = async (account: string, body: Record<string, unknown>) => {
-    const out = await withdrawer.ecash(account, { amount: amountParam(body.amount_sats), format: formatParam(body.format) });
+  const withdrawEcash = async (account: string, body: Record<string, unknown>, defaultFormat: PayoutFormat = 'B') => {
+    const out = await withdrawer.ecash(account, { amount: amountParam(body.amount_sats), format: formatParam(body.format, defaultFormat) });
     return answerWithdrawal(out, account);
   };
   const withdrawLightning = async (account: string, body: Record<string, unknown>) => {
@@ -230,7 +235,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         ctx.body = { object: 'list', data: await registrar.ofProvider(ctx.state.provider) };
       });
       provider.post('/withdraw-ecash', async (ctx) => {
-        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx));
+        const agent = OWLRUN_AGENT_KEY.test(bearer(ctx.get('Authorization') || undefined) ?? '');
+        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx), agent ? 'A-padded' : 'B');
         ctx.status = out.status;
         ctx.body = { provider: ctx.state.provider, ...out.body };
       });

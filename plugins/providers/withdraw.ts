@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ProofRow } from '../../src/cashu/holdings.js';
 import type { KeysetKeys } from '../../src/cashu/keysets.js';
 import { SpendError, selectCovering, selectExactProofs, selectExactWithFee, type SpendHooks, type SpendOutcome } from '../../src/cashu/spend.js';
-import type { TokenFormat } from '../../src/cashu/types.js';
+import type { TokenFormat, WalletProof } from '../../src/cashu/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { GATEWAY_ACCOUNT as GATEWAY } from '../../src/ledger/jobs.js';
 import { debit, InsufficientBalanceError, type WithdrawalRow, type WithdrawalsRepo } from '../../src/ledger/withdrawals.js';
@@ -13,6 +13,17 @@ import type { Db, SqlExecutor } from '../../src/store/db.js';
 
 /** Jobs whose held proofs are not the gateway's to spend: their change is paid from them at settlement. */
 export const LOCKED_JOBS = `SELECT id FROM jobs WHERE state <> 'settled'`;
+
+/**
+ * How an ecash payout is written: V4 `cashuB`, V3 `cashuA`, or V3 with padded base64 (the
+ * only form the Owlrun node agent parses). Stored with the withdrawal (a payout settled later
+ * by the reconciler keeps it).
+ */
+export type PayoutFormat = TokenFormat | 'A-padded';
+
+function encodePayout(money: MoneyServices, format: PayoutFormat, mint: string, proofs: readonly WalletProof[]): string {
+  return format === 'A-padded' ? money.wallet.encodeFor('A', mint, proofs, true) : money.wallet.encodeFor(format, mint, proofs);
+}
 
 export type WithdrawResult =
   | { status: 'paid'; withdrawal: WithdrawalRow }
@@ -40,7 +51,7 @@ export class Withdrawer {
     private readonly d: { db: Db; money: MoneyServices; repo: WithdrawalsRepo; log: Logger; metrics: GatewayMetrics },
   ) {}
 
-  async ecash(account: string, req: { amount?: number; format: TokenFormat }): Promise<WithdrawResult> {
+  async ecash(account: string, req: { amount?: number; format: PayoutFormat }): Promise<WithdrawResult> {
     try {
       return await this.ecashOf(account, req);
     } catch (err) {
@@ -56,7 +67,7 @@ export class Withdrawer {
     }
   }
 
-  private async ecashOf(account: string, req: { amount?: number; format: TokenFormat }): Promise<WithdrawResult> {
+  private async ecashOf(account: string, req: { amount?: number; format: PayoutFormat }): Promise<WithdrawResult> {
     const { money, repo, db } = this.d;
     const spender = money.wallet.spender;
     const before = await repo.available(db, account);
@@ -72,7 +83,7 @@ export class Withdrawer {
       for (const mint of mints) {
         const exact = selectExactProofs(await spender.spendable(sql, mint, LOCKED_JOBS), want);
         if (!exact) continue;
-        const token = money.wallet.encodeFor(req.format, mint, await spender.take(sql, exact));
+        const token = encodePayout(money, req.format, mint, await spender.take(sql, exact));
         await repo.open(sql, { id, account, kind: 'ecash', state: 'done', mint, amount_sats: want, hold_sats: 0, debited_sats: want, token, format: req.format });
         await debit(sql, account, want).catch((err: unknown) => {
           throw err instanceof InsufficientBalanceError ? insufficient(account, err.available, want) : err;
@@ -172,7 +183,7 @@ export class Withdrawer {
         if (!w) throw new Error(`withdrawal ${id} is not in the journal`);
         const debited = h.spentSats - h.keptSats;
         if (w.kind === 'ecash' && !h.complete) return repo.fail(sql, id, 'the mint did not sign the whole payout; only the fee was debited', debited);
-        const token = h.payout.length > 0 ? money.wallet.encodeFor((w.format as TokenFormat | null) ?? 'B', w.mint, h.payout) : null;
+        const token = h.payout.length > 0 ? encodePayout(money, (w.format as PayoutFormat | null) ?? 'B', w.mint, h.payout) : null;
         return repo.complete(sql, id, { debited, fee: debited - Number(w.amount_sats), token, preimage: h.preimage });
       },
       refused: async (sql: SqlExecutor, reason: string) => {
