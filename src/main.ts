@@ -14,6 +14,8 @@ const HELP = `owlrun — a pay-per-prompt Cashu paywall in front of Ollama, vLLM
 Usage: owlrun [--config FILE] [--port N] [--host ADDR] [--dev-mint-port N] [--demo]
        owlrun doctor [--config FILE]            (checks config, store, mints, oracle sources, backends; starts nothing)
        owlrun migrate [--check] [--config FILE] (applies pending store migrations; --check: exit 1 when some are pending)
+       owlrun wallet [--file F] [--mint URL] balance | topup SATS | receive TOKEN | send SATS | restore | words   (the agent wallet)
+       owlrun ask [--file F] [--gateway URL] [--model M] [--max-sats N] "prompt"   (a paid, streamed answer from a gateway)
        owlrun dev-token AMOUNT [--config FILE] [--dev-mint-port N] [--mint URL] [--v3]   (a token of fake sats from a development mint)
 
 Flags:
@@ -31,6 +33,8 @@ Config keys (default in brackets):
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (command === 'dev-token') return (await import('./cli/dev-token.js')).devToken(rest);
+  if (command === 'wallet') return (await import('./cli/wallet.js')).walletCommand(rest);
+  if (command === 'ask') return (await import('./cli/ask.js')).askCommand(rest);
   if (command === 'doctor') return void (process.exitCode = await (await import('./cli/doctor.js')).doctorCommand(rest));
   if (command === 'migrate') return void (process.exitCode = await (await import('./cli/migrate.js')).migrateCommand(rest));
   const { values } = parseArgs({

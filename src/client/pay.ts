@@ -81,6 +81,12 @@ function streamFormat(res: Response): 'sse' | 'ndjson' | undefined {
   return undefined;
 }
 
+/** A 402 in the gateway's error shape, made by the wallet (X-Owlrun-Wallet says so): nothing was sent. */
+function walletRefusal(message: string): Response {
+  const body = { error: { message: `owlrun wallet: ${message}`, type: 'payment_required', code: 'wallet_insufficient_balance' } };
+  return new Response(JSON.stringify(body), { status: 402, headers: { 'content-type': 'application/json', 'x-owlrun-wallet': 'insufficient_balance' } });
+}
+
 export function payingFetch(d: PayDeps): Fetch {
   /** Settles in the background; balance() waits for it. */
   const later = (what: Promise<unknown>) => {
@@ -168,7 +174,14 @@ export function payingFetch(d: PayDeps): Fetch {
     let sats = quote.kind === 'pay' ? cap(quote.sats) : undefined;
 
     for (let attempt = 0; ; attempt++) {
-      const payment = sats !== undefined ? await d.pay(base, sats) : undefined;
+      let payment: Payment | undefined;
+      try {
+        payment = sats !== undefined ? await d.pay(base, sats) : undefined;
+      } catch (err) {
+        // Answered like the gateway answers an unpaid request, so SDKs show the reason (and do not retry).
+        if (err instanceof Error && (err as { code?: unknown }).code === 'insufficient_balance') return walletRefusal(err.message);
+        throw err;
+      }
       const headers = new Headers(req.headers);
       if (payment) headers.set('X-Cashu', tokenOf(d.mint, payment.proofs));
       const upstream = new AbortController();

@@ -6,6 +6,7 @@
 import { getDecodedToken, getEncodedToken, getTokenMetadata } from '@cashu/cashu-ts';
 import { asProofs, stored, type Log, type MintSession } from './mint-ops.js';
 import { normalizeMint } from './pricing.js';
+import { markDone } from './live.js';
 import { receiptOf } from './receipt.js';
 import { sumOf, type Payment, type StoredProof, type WalletStore } from './state.js';
 
@@ -50,6 +51,14 @@ export class Settler {
 
   /** A change or refund token in hand ('' when the change is 0). */
   async withToken(p: Payment, token: string, costSats?: number, status: 'settled' | 'refunded' = 'settled'): Promise<void> {
+    try {
+      await this.takeIn(p, token, costSats, status);
+    } finally {
+      markDone(p.id); // closed, or left for recovery
+    }
+  }
+
+  private async takeIn(p: Payment, token: string, costSats: number | undefined, status: 'settled' | 'refunded'): Promise<void> {
     if (!token) {
       await this.store.update((s) => void (s.payments = s.payments.filter((x) => x.id !== p.id)));
       this.report(p, status, 0, costSats);
@@ -64,6 +73,14 @@ export class Settler {
    * Returns false when the outcome is still unknown (the payment stays recorded for recovery).
    */
   async byReceipt(p: Payment, waitMs: number): Promise<boolean> {
+    try {
+      return await this.askReceipt(p, waitMs);
+    } finally {
+      markDone(p.id); // closed, or left for recovery
+    }
+  }
+
+  private async askReceipt(p: Payment, waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
     // A crash between recording a payment and writing its receipt leaves it empty: it is derived again.
     if (!p.receipt) p = { ...p, receipt: await receiptOf(p.proofs.map((x) => x.secret)) };
@@ -82,7 +99,7 @@ export class Settler {
       if (res?.ok) {
         const body = (await res.json()) as { status?: string; token?: string; cost_sats?: number };
         if (body.status === 'settled') {
-          await this.withToken(p, body.token ?? '', body.cost_sats);
+          await this.takeIn(p, body.token ?? '', body.cost_sats, 'settled');
           return true;
         }
       } else {

@@ -150,13 +150,13 @@ export class OwlrunWallet {
    * Tops the wallet up by `sats` over Lightning (NUT-04): asks the mint for an invoice, hands it
    * to `onInvoice`, waits until it is paid and mints the sats. Returns the sats added.
    */
-  async topup(sats: number, opts: { onInvoice?: (invoice: string) => void; pollMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  async topup(sats: number, opts: { onInvoice?: (invoice: string) => void | Promise<void>; pollMs?: number; signal?: AbortSignal } = {}): Promise<number> {
     checkAmount(sats);
     const q = await this.session.cashu.createMintQuoteBolt11(sats);
     markActive(q.quote);
     try {
       await this.store.update((s) => void s.quotes.push({ quote: q.quote, amount: sats, request: q.request, expiry: q.expiry ?? null, createdAt: Date.now(), pid: PID }));
-      opts.onInvoice?.(q.request);
+      await opts.onInvoice?.(q.request);
       for (;;) {
         const st = await this.session.cashu.checkMintQuoteBolt11(q.quote);
         if (st.state === MintQuoteState.PAID) break;
@@ -207,10 +207,17 @@ export class OwlrunWallet {
   async recover(): Promise<number> {
     const before = await this.balance();
     const s = (await this.store.read())!;
-    for (const op of s.ops.filter((o) => !inUse(o))) {
-      await this.session.settleOp(op, { retryReceive: 'retry' }).catch((err: unknown) => this.log(`recovering a mint call failed: ${(err as Error).message}`));
+    for (const op of s.ops) {
+      if (inUse(op)) continue;
+      markActive(op.id);
+      await this.session
+        .settleOp(op, { retryReceive: 'retry' })
+        .catch((err: unknown) => this.log(`recovering a mint call failed: ${(err as Error).message}`))
+        .finally(() => markDone(op.id));
     }
-    for (const p of s.payments.filter((x) => !inUse(x))) {
+    for (const p of s.payments) {
+      if (inUse(p)) continue;
+      markActive(p.id); // byReceipt releases it
       await this.settler.byReceipt(p, 0).catch((err: unknown) => this.log(`recovering a payment failed: ${(err as Error).message}`));
     }
     for (const q of s.quotes.filter((x) => !inUse({ id: x.quote, pid: x.pid }))) {

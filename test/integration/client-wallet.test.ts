@@ -102,6 +102,21 @@ describe('agent wallet (owlrun-gateway/client) paying a gateway', function () {
     await env.assertBooksBalance();
   });
 
+  it('a balance too low is a 402 from the wallet itself (the SDK shows why and does not retry); nothing is sent or lost', async () => {
+    const wallet = await openWallet({ file: dir.file(), mint: env.mintUrl });
+    await wallet.topup(10);
+    const seen = env.sim.requests.length;
+    const err = await chat(openaiFor(env, wallet), env.model, true, 'hi', 100).then(
+      () => assert.fail('paid with too little'),
+      (e: unknown) => e as { status?: number; code?: string; message: string },
+    );
+    assert.equal(err.status, 402);
+    assert.equal(err.code, 'wallet_insufficient_balance');
+    assert.match(err.message, /not enough sats/);
+    assert.equal(env.sim.requests.length, seen, 'no request reached the backend');
+    assert.equal(await wallet.balance(), 10);
+  });
+
   it('leaves requests that are not to a gateway route alone, and a request that pays by itself', async () => {
     const wallet = await openWallet({ file: dir.file(), mint: env.mintUrl });
     const models = await wallet.fetch(`${env.gw.url}/v1/models`);
