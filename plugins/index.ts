@@ -8,3 +8,4 @@ registerPlugin('change', async () => (await import('./change/index.js')).create)
 registerPlugin('oracle', async () => (await import('./oracle/index.js')).create);
 registerPlugin('metrics', async () => (await import('./metrics/index.js')).create);
 registerPlugin('providers', async () => (await import('./providers/index.js')).create);
+registerPlugin('marketplace', async () => (await import('./marketplace/index.js')).create, { enabledBy: (config) => config.marketplace.enabled });

@@ -58,6 +58,8 @@ export const ERRORS = {
   // health check): it must not tell a provider anything about what the gateway can reach.
   node_refused: { status: 422, type: 'invalid_request_error', message: 'the node was not registered: its URL must reach a healthy inference server at a public address that no other node, backend or gateway uses' },
   node_not_found: { status: 404, type: 'not_found_error', message: 'no such registered node of this provider' },
+  // nodes that dial in (the Owlrun node protocol)
+  job_not_found: { status: 404, type: 'not_found_error', message: 'no job waiting for this node under this id (or its request was already fetched)' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

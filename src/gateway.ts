@@ -8,7 +8,8 @@ import { MintMonitor } from './cashu/mint-monitor.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
 import type { GatewayPlugin } from './pipeline/plugin.js';
-import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
+import { loadPlugins, pluginsEnabledByConfig, type PluginDeps } from './pipeline/registry.js';
+import { UpgradeRoutes } from './http/upgrade.js';
 import { PluginRunner } from './pipeline/runner.js';
 import { readiness, type RateView } from './ops/readiness.js';
 import { Services } from './pipeline/services.js';
@@ -46,6 +47,7 @@ export class Gateway {
   private server?: http.Server;
   private ownsDb = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
+  private readonly upgrades = new UpgradeRoutes();
   private accessLog?: Logger;
   /** The trusted mints' reachability checks (absent without the payment plugin). */
   mints?: MintMonitor;
@@ -105,7 +107,8 @@ export class Gateway {
     // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
     const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
     // Metrics are always collected (observability fails open); GET /metrics serves them.
-    const names = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
+    const withMetrics = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
+    const names = [...withMetrics, ...pluginsEnabledByConfig(config).filter((n) => !withMetrics.includes(n))];
     const plugins = opts.plugins ?? (await loadPlugins(names, deps));
     const runner = new PluginRunner(plugins, db, log);
     const queue = new AdmissionQueue(pool, config.queue, {
@@ -184,6 +187,8 @@ export class Gateway {
       },
       app.callback(),
     );
+    for (const plugin of this.runner.plugins) plugin.upgrades?.(this.upgrades);
+    server.on('upgrade', (req, socket, head) => this.upgrades.handle(req, socket, head));
     const perIp = new Map<string, number>();
     server.on('connection', (s: Socket) => {
       const ip = s.remoteAddress ?? '';
@@ -237,6 +242,7 @@ export class Gateway {
       ]);
       clearTimeout(timer);
     }
+    await this.upgrades.drain();
     for (const s of this.sockets) s.destroy();
     await Promise.allSettled([...this.active]);
     await closed;

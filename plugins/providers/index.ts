@@ -8,14 +8,15 @@ import { moneyServices } from '../../src/money/services.js';
 import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import type { SqlExecutor } from '../../src/store/db.js';
+import type { PayoutFormat } from '../../src/cashu/token-format.js';
 import { GatewayError } from '../../src/errors.js';
 import { noStore, type RouteScopes } from '../../src/http/scopes.js';
+import { ProviderKeyDirectory } from '../../src/http/keys.js';
 import { serviceKey } from '../../src/pipeline/services.js';
 import { actsFor, providerAuth, type ProviderState } from './auth.js';
 import { parseAnnouncement, parseLeave, Registrar } from './nodes.js';
 import { TargetGuard } from './targets.js';
-import { Withdrawer, type PayoutFormat, type WithdrawResult } from './withdraw.js';
-import { bearer } from '../../src/http/keys.js';
+import { Withdrawer, type WithdrawResult } from './withdraw.js';
 
 const BODY_LIMIT = 64 * 1024;
 const RECONCILE_MS = 30_000;
@@ -45,15 +46,13 @@ function amountParam(v: unknown): number | undefined {
   return v;
 }
 
-/** The Owlrun node agent's own keys: `owlr_prov_` + 48 hex. Its payouts default to 'A-padded', the only form it parses. */
-const OWLRUN_AGENT_KEY = /^owlr_prov_/;
-
-function formatParam(v: unknown, fallback: PayoutFormat): PayoutFormat {
+/** `fallback`: the key's own default (node agents read only padded cashuA), else cashuB. */
+function formatParam(v: unknown, fallback: PayoutFormat = 'B'): PayoutFormat {
   if (v === undefined || v === null) return fallback;
   if (v === 'B' || v === 'cashuB') return 'B';
   if (v === 'A' || v === 'cashuA') return 'A';
   if (v === 'cashuA-padded') return 'A-padded';
-  throw new GatewayError('invalid_request', 'format: "cashuB" (V4, the default), "cashuA" (V3) or "cashuA-padded" (V3, base64 padded with "=": the Owlrun node agent\'s)');
+  throw new GatewayError('invalid_request', 'format: "cashuA" (V3), "cashuA-padded" (V3, base64 padded with =) or "cashuB" (V4, the default)');
 }
 
 function invoiceParam(v: unknown): string {
@@ -140,7 +139,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: Number(withdrawn?.s ?? 0) };
   };
 
-  const withdrawEcash = async (account: string, body: Record<string, unknown>, defaultFormat: PayoutFormat = 'B') => {
+  const withdrawEcash = async (account: string, body: Record<string, unknown>, defaultFormat?: PayoutFormat) => {
     const out = await withdrawer.ecash(account, { amount: amountParam(body.amount_sats), format: formatParam(body.format, defaultFormat) });
     return answerWithdrawal(out, account);
   };
@@ -212,7 +211,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     routes(router: Router, { admin }: RouteScopes) {
       // Every /v1/provider route acts for the provider whose key it carries; nothing is cached.
       const provider = new Router<ProviderState>({ prefix: '/v1/provider' });
-      const auth = providerAuth(config.providers);
+      const auth = providerAuth(config.providers, () => deps.services.find(ProviderKeyDirectory));
       provider.use(auth, noStore);
       type Ctx = { state: ProviderState; req: Parameters<typeof jsonBody>[0] };
       /** A POST body naming another provider is refused as a wrong key is. */
@@ -235,8 +234,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         ctx.body = { object: 'list', data: await registrar.ofProvider(ctx.state.provider) };
       });
       provider.post('/withdraw-ecash', async (ctx) => {
-        const agent = OWLRUN_AGENT_KEY.test(bearer(ctx.get('Authorization') || undefined) ?? '');
-        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx), agent ? 'A-padded' : 'B');
+        const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx), ctx.state.payoutFormat);
         ctx.status = out.status;
         ctx.body = { provider: ctx.state.provider, ...out.body };
       });

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProofRow } from '../../src/cashu/holdings.js';
 import type { KeysetKeys } from '../../src/cashu/keysets.js';
+import { encodePayout, type PayoutFormat } from '../../src/cashu/token-format.js';
 import { SpendError, selectCovering, selectExactProofs, selectExactWithFee, type SpendHooks, type SpendOutcome } from '../../src/cashu/spend.js';
-import type { TokenFormat, WalletProof } from '../../src/cashu/types.js';
 import { GatewayError } from '../../src/errors.js';
 import { GATEWAY_ACCOUNT as GATEWAY } from '../../src/ledger/jobs.js';
 import { debit, InsufficientBalanceError, type WithdrawalRow, type WithdrawalsRepo } from '../../src/ledger/withdrawals.js';
@@ -13,17 +13,6 @@ import type { Db, SqlExecutor } from '../../src/store/db.js';
 
 /** Jobs whose held proofs are not the gateway's to spend: their change is paid from them at settlement. */
 export const LOCKED_JOBS = `SELECT id FROM jobs WHERE state <> 'settled'`;
-
-/**
- * How an ecash payout is written: V4 `cashuB`, V3 `cashuA`, or V3 with padded base64 (the
- * only form the Owlrun node agent parses). Stored with the withdrawal (a payout settled later
- * by the reconciler keeps it).
- */
-export type PayoutFormat = TokenFormat | 'A-padded';
-
-function encodePayout(money: MoneyServices, format: PayoutFormat, mint: string, proofs: readonly WalletProof[]): string {
-  return format === 'A-padded' ? money.wallet.encodeFor('A', mint, proofs, true) : money.wallet.encodeFor(format, mint, proofs);
-}
 
 export type WithdrawResult =
   | { status: 'paid'; withdrawal: WithdrawalRow }
@@ -83,7 +72,7 @@ export class Withdrawer {
       for (const mint of mints) {
         const exact = selectExactProofs(await spender.spendable(sql, mint, LOCKED_JOBS), want);
         if (!exact) continue;
-        const token = encodePayout(money, req.format, mint, await spender.take(sql, exact));
+        const token = encodePayout(req.format, mint, await spender.take(sql, exact));
         await repo.open(sql, { id, account, kind: 'ecash', state: 'done', mint, amount_sats: want, hold_sats: 0, debited_sats: want, token, format: req.format });
         await debit(sql, account, want).catch((err: unknown) => {
           throw err instanceof InsufficientBalanceError ? insufficient(account, err.available, want) : err;
@@ -183,7 +172,7 @@ export class Withdrawer {
         if (!w) throw new Error(`withdrawal ${id} is not in the journal`);
         const debited = h.spentSats - h.keptSats;
         if (w.kind === 'ecash' && !h.complete) return repo.fail(sql, id, 'the mint did not sign the whole payout; only the fee was debited', debited);
-        const token = h.payout.length > 0 ? encodePayout(money, (w.format as PayoutFormat | null) ?? 'B', w.mint, h.payout) : null;
+        const token = h.payout.length > 0 ? encodePayout((w.format as PayoutFormat | null) ?? 'B', w.mint, h.payout) : null;
         return repo.complete(sql, id, { debited, fee: debited - Number(w.amount_sats), token, preimage: h.preimage });
       },
       refused: async (sql: SqlExecutor, reason: string) => {

@@ -114,12 +114,11 @@ function outgoingDleq(d: DleqJson | undefined): DleqJson | undefined {
 
 /**
  * A token of `proofs` at `mint` in the client's format. '' for no proofs (change 0).
- * V4 via cashu-ts; V3 written here (cashu-ts 4 only encodes V4): `cashuA` + base64url of
- * {"token":[{"mint","proofs"}],"unit"}, without padding unless `padded` (Nutshell's own form,
- * and the only one the Owlrun node agent reads; every wallet reads both). V4 cannot carry
- * legacy (non-hex) keyset ids: such proofs go out as V3, which every wallet reads.
+ * V4 via cashu-ts; V3 written here (cashu-ts 4 only encodes V4): `cashuA` + base64url (no
+ * padding) of {"token":[{"mint","proofs"}],"unit"}. V4 cannot carry legacy (non-hex) keyset
+ * ids: such proofs go out as V3, which every wallet reads.
  */
-export function encodeToken(format: TokenFormat, mint: string, proofs: readonly WalletProof[], unit = 'sat', padded = false): string {
+export function encodeToken(format: TokenFormat, mint: string, proofs: readonly WalletProof[], unit = 'sat'): string {
   if (proofs.length === 0) return '';
   const clean = proofs.map((p) => {
     const dleq = outgoingDleq(p.dleq);
@@ -129,6 +128,20 @@ export function encodeToken(format: TokenFormat, mint: string, proofs: readonly 
     return getEncodedToken({ mint, unit, proofs: clean.map((p) => ({ ...p, amount: Amount.from(p.amount) })) });
   }
   const json = JSON.stringify({ token: [{ mint, proofs: clean }], unit });
-  const b64 = Buffer.from(json, 'utf8').toString('base64url');
-  return 'cashuA' + (padded ? b64 + '='.repeat((4 - (b64.length % 4)) % 4) : b64);
+  return 'cashuA' + Buffer.from(json, 'utf8').toString('base64url');
+}
+
+/** How a withdrawal is paid out: a token format, or a V3 token whose base64 is padded with `=`. */
+export type PayoutFormat = TokenFormat | 'A-padded';
+
+/**
+ * A payout token. 'A-padded' is cashuA with its base64 padded to a multiple of 4 with `=`: the
+ * Owlrun node agent (Go's base64.URLEncoding) reads nothing else; other wallets read it too.
+ */
+export function encodePayout(format: PayoutFormat, mint: string, proofs: readonly WalletProof[]): string {
+  if (format !== 'A-padded') return encodeToken(format, mint, proofs);
+  const token = encodeToken('A', mint, proofs);
+  if (!token) return token;
+  const body = token.slice('cashuA'.length);
+  return `cashuA${body}${'='.repeat((4 - (body.length % 4)) % 4)}`;
 }

@@ -301,9 +301,9 @@ export class GatewayWallet {
     return chosen.map(rowToProof);
   }
 
-  /** A token of `proofs` in the client's format ('' for none; V3 base64 `padded` on request). See token-format.ts for fields. */
-  encodeFor(format: TokenFormat, mint: string, proofs: readonly WalletProof[], padded = false): string {
-    return encodeToken(format, mint, proofs, 'sat', padded);
+  /** A token of `proofs` in the client's format ('' for none). See token-format.ts for fields. */
+  encodeFor(format: TokenFormat, mint: string, proofs: readonly WalletProof[]): string {
+    return encodeToken(format, mint, proofs);
   }
 
   /**

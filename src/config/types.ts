@@ -28,6 +28,16 @@ export interface GatewayConfig {
   admin: { key?: string; sha256?: string };
   providers: KeyEntry[];
   nodeTtlSeconds: number;
+  marketplace: {
+    enabled: boolean;
+    openRegistration: boolean;
+    maxConcurrent: number;
+    acceptTimeoutMs: number;
+    firstChunkTimeoutMs: number;
+    chunkGapTimeoutMs: number;
+    jobTimeoutMs: number;
+    pingIntervalSeconds: number;
+  };
   nodes: { allowPrivateAddresses: boolean };
   payment: { mints: string[]; minSatsPerJob: number; receiptTtl: number; mintCheckSeconds: number };
   pricing: { margins: { inference: number; fx: number }; models: Record<string, Price>; default: Price };

@@ -1,8 +1,22 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 
-/** Reads the whole request body; past `limit` bytes → 413 (body_too_large) without reading further. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Bodies already read, so that two handlers of one route (told apart by the body's shape) can both read it. */
+const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
+
+/**
+ * Reads the whole request body; past `limit` bytes → 413 (body_too_large) without reading
+ * further. A second read of the same request returns the same body (still within `limit`).
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  let read = bodies.get(req);
+  if (!read) bodies.set(req, (read = readOnce(req, limit)));
+  const body = await read;
+  if (body.length > limit) throw new GatewayError('body_too_large');
+  return body;
+}
+
+function readOnce(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new GatewayError('body_too_large'));
   return new Promise<Buffer>((resolve, reject) => {

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { KeyEntry } from '../config/types.js';
+import { serviceKey } from '../pipeline/services.js';
+import type { PayoutFormat } from '../cashu/token-format.js';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -31,3 +33,14 @@ export function bearer(header: string | string[] | undefined): string | undefine
   const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
   return m?.[1]?.trim();
 }
+
+/**
+ * Keys beyond `providers[]` that identify a provider (e.g. node agents joined on first use),
+ * provided as ProviderKeyDirectory by the plugin that admits them.
+ */
+export interface KeyDirectory {
+  /** The provider of a key (and how its ecash withdrawals are encoded by default), or undefined. */
+  lookup(key: string): Promise<{ provider: string; payoutFormat?: PayoutFormat } | undefined>;
+}
+
+export const ProviderKeyDirectory = serviceKey<KeyDirectory>('provider-key-directory');

@@ -7,10 +7,13 @@ import { readBody, parseJsonObject } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Job, JobAdmission, JobOutcome, RouteKind } from '../pipeline/job.js';
 import type { PluginRunner } from '../pipeline/runner.js';
-import { ConnectError, Forwarder, type Upstream } from '../proxy/forward.js';
+import { ConnectError, Forwarder } from '../proxy/forward.js';
 import type { BackendNode } from '../proxy/node.js';
 import type { BackendPool } from '../proxy/pool.js';
+import { NodeRefusedError, type Upstream } from '../proxy/transport.js';
 import type { Admission, AdmissionQueue, Slot } from '../queue/admission.js';
+import { ChatCompletionAssembler } from '../stream/chat-completion.js';
+import { collectStream } from '../stream/collect.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
 import { jsonBodyEvent } from '../stream/json-body.js';
 import { NdjsonParser } from '../stream/ndjson.js';
@@ -73,7 +76,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     rawBody: raw,
     body,
     bodyChanged: false,
-    modelKnown: deps.pool.knows(model),
+    modelKnown: deps.pool.knows(model, route),
     candidates: [],
     responseHeaders: {},
     state: {},
@@ -108,7 +111,7 @@ class JobRun {
 
   /** Job.admit: one reservation per job, waiting in the queue if every node is full. */
   admit(): Promise<JobAdmission> {
-    this.admission ??= this.deps.queue.admit(this.job.model, this.job.signal).then((a) => {
+    this.admission ??= this.deps.queue.admit(this.job.model, this.job.signal, this.job.route).then((a) => {
       if (!a.ok) return a;
       this.slot = a.slot;
       this.job.node = a.slot.node;
@@ -174,21 +177,24 @@ class JobRun {
       tried.add(node);
       job.node = node;
       try {
-        const upstream = await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
+        const upstream = node.transport
+          ? await this.openTransport(node)
+          : await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
         const status = upstream.response.statusCode ?? 502;
         if (!REFUSALS.has(status)) return upstream;
-        const next = deps.pool.all().some((n) => n.healthy && n.hasRoom && n.serves(job.model) && !tried.has(n));
+        const next = deps.pool.all().some((n) => n.healthy && n.hasRoom && n.serves(job.model, job.route) && !tried.has(n));
         if (!next) return upstream; // the last node's own refusal goes to the client
         lastStatus = status;
         upstream.abort();
         deps.log.warn({ node: node.id, status, job: job.id }, 'node refused; trying the next one');
       } catch (err) {
-        if (!(err instanceof ConnectError)) throw err;
-        deps.pool.markFailed(node, err.message);
+        if (err instanceof NodeRefusedError) deps.log.warn({ node: node.id, reason: err.message, job: job.id }, 'node did not take the job; trying the next one');
+        else if (!(err instanceof ConnectError)) throw err;
+        else deps.pool.markFailed(node, err.message);
       }
       node.failovers++;
       deps.metrics.backendFailovers.inc({ node: node.id });
-      if (!slot.moveOn(job.model, tried)) break;
+      if (!slot.moveOn(job.model, tried, job.route)) break;
     }
     job.node = slot.held ? slot.node : undefined;
     if (job.signal.aborted) {
@@ -199,12 +205,20 @@ class JobRun {
     return undefined;
   }
 
+  /** A node on its own transport gets the final body (job.body, caps applied) and nothing of the client's headers. */
+  private openTransport(node: BackendNode): Promise<Upstream> {
+    const { job } = this;
+    return node.transport!.open(node, { jobId: job.id, body: job.body, signal: job.signal });
+  }
+
   private async respond(upstream: Upstream): Promise<void> {
     const { job, res } = this;
     const up = upstream.response;
     const status = up.statusCode ?? 502;
     job.format = status < 400 ? streamFormatOf(up.headers['content-type']) : 'json';
     if (status >= 400 || job.format === 'json') return this.respondWhole(upstream, status);
+    // A node that can only stream, for a client that asked for one answer.
+    if (!job.stream && job.format === 'sse' && job.route === 'openai_chat') return this.respondAssembled(upstream);
 
     res.writeHead(status, responseHeaders(up.headers, job.responseHeaders, true));
     res.flushHeaders();
@@ -246,6 +260,31 @@ class JobRun {
     await this.settle(job.signal.aborted ? 'client_gone' : 'ok', false, !job.signal.aborted);
     if (res.destroyed) return;
     res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, out.length));
+    job.firstByteAt ??= performance.now();
+    res.end(out);
+  }
+
+  /**
+   * Reads the node's stream through the plugins (metering, budget cut) and answers ONE
+   * chat.completion built from it, settled before the headers (change in X-Cashu-Change).
+   * A stream that broke before its end produced no answer: refunded as a failure.
+   */
+  private async respondAssembled(upstream: Upstream): Promise<void> {
+    const { job, res, deps } = this;
+    const answer = new ChatCompletionAssembler();
+    const end = await collectStream(upstream, new SseParser({ maxEventBytes: deps.maxEventBytes }), job.signal, deps.maxEventBytes, {
+      onEvent: (ev) => deps.runner.onStreamEvent(ev, job),
+      keep: (ev) => {
+        if (!ev.terminal) answer.add(ev.json());
+      },
+    });
+    if (end.outcome === 'client_gone') return void (await this.settle('client_gone', false, false));
+    if (end.outcome === 'backend_failed') return this.failBeforeOutput('backend_error', `the backend broke before its answer was complete: ${end.error ?? 'stream ended'}`);
+    job.format = 'json';
+    await this.settle(end.outcome, false, true);
+    if (res.destroyed) return;
+    const out = Buffer.from(JSON.stringify(answer.result(job.model, end.outcome === 'cut')));
+    res.writeHead(200, responseHeaders({ 'content-type': 'application/json' }, job.responseHeaders, false, out.length));
     job.firstByteAt ??= performance.now();
     res.end(out);
   }

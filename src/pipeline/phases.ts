@@ -4,4 +4,4 @@ export const PHASES = ['onRequest', 'transformRequest', 'onStreamEvent', 'onSett
 export type Phase = (typeof PHASES)[number];
 
 /** Members a plugin object may have besides its phases. */
-export const PLUGIN_MEMBERS = ['name', 'priority', 'routes', 'close', 'settlesWithoutStore'] as const;
+export const PLUGIN_MEMBERS = ['name', 'priority', 'routes', 'upgrades', 'close', 'settlesWithoutStore'] as const;

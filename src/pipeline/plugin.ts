@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { UpgradeRoutes } from '../http/upgrade.js';
 import type { Job, Settlement } from './job.js';
 import type { StreamAction, StreamEvent } from '../stream/event.js';
 import type { RouteScopes } from '../http/scopes.js';
@@ -35,5 +36,7 @@ export interface GatewayPlugin {
    * A thrown GatewayError becomes its error body (the app's one error handler).
    */
   routes?(router: Router, scopes: RouteScopes): void;
+  /** Mounts the plugin's HTTP upgrade endpoints (e.g. a WebSocket) and their shutdown drain. */
+  upgrades?(routes: UpgradeRoutes): void;
   close?(): Promise<void>;
 }

@@ -27,9 +27,19 @@ export type PluginFactory = (deps: PluginDeps) => Promise<GatewayPlugin>;
 
 /** Every plugin the gateway ships; `plugins:` in the config picks which run. */
 const REGISTRY: Record<string, () => Promise<PluginFactory>> = {};
+/** Plugins switched on by their own config section rather than by `plugins:`. */
+const ENABLED_BY: Record<string, (config: GatewayConfig) => boolean> = {};
 
-export function registerPlugin(name: string, load: () => Promise<PluginFactory>): void {
+export function registerPlugin(name: string, load: () => Promise<PluginFactory>, opts: { enabledBy?: (config: GatewayConfig) => boolean } = {}): void {
   REGISTRY[name] = load;
+  if (opts.enabledBy) ENABLED_BY[name] = opts.enabledBy;
+}
+
+/** The plugins whose own config section switches them on (e.g. `<name>.enabled: true`). */
+export function pluginsEnabledByConfig(config: GatewayConfig): string[] {
+  return Object.entries(ENABLED_BY)
+    .filter(([, on]) => on(config))
+    .map(([name]) => name);
 }
 
 export function knownPlugins(): string[] {

@@ -3,6 +3,9 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { BackendNode } from './node.js';
+import type { Upstream } from './transport.js';
+
+export type { Upstream } from './transport.js';
 import { pinnedAgent } from './node-http.js';
 
 // The only module that knows http-proxy. It sends one buffered request to one node and hands
@@ -23,12 +26,6 @@ const STRIPPED = new Set([
  * (Forwarded, X-Forwarded-*, X-Real-IP, Referer, Origin, User-Agent…).
  */
 const FOR_UNTRUSTED = new Set(['content-type', 'accept']);
-
-export interface Upstream {
-  readonly response: IncomingMessage;
-  /** Tears the upstream connection down (stops the GPU). Idempotent. */
-  abort(): void;
-}
 
 /** The connection to a node failed before any response byte arrived. */
 export class ConnectError extends Error {

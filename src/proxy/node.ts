@@ -1,4 +1,12 @@
 import type { BackendKind } from '../config/types.js';
+import type { RouteKind } from '../pipeline/job.js';
+import type { NodeTransport } from './transport.js';
+
+/**
+ * Where a node comes from: the config (stays), a URL registration (leaves when its TTL runs
+ * out), or a live connection the node opened itself (leaves the moment it closes).
+ */
+export type NodeSource = 'config' | 'registered' | 'connected';
 import type { PublishedLoad } from './load.js';
 
 /** A node's own load figures, as last read, with what the gateway itself had running there then. */
@@ -21,9 +29,12 @@ export interface BackendNodeSpec {
   apiKey?: string;
   /** Configured nodes only (default true); a node of any other source is never trusted. */
   trustUsage?: boolean;
-  /** 'config' nodes stay; 'registered' nodes leave when expiresAt passes. */
-  source: 'config' | 'registered';
+  source: NodeSource;
   expiresAt?: number;
+  /** How jobs reach the node when it is not an HTTP server the gateway calls (health is the transport's). */
+  transport?: NodeTransport;
+  /** The inference routes the node can run; every route when absent. */
+  routes?: readonly RouteKind[];
   /** The addresses the gateway checked for this node's host: it connects to these only (no DNS at connect time). */
   pin?: readonly string[];
 }
@@ -35,13 +46,15 @@ export class BackendNode {
   provider?: string;
   maxConcurrent: number;
   apiKey?: string;
-  readonly source: 'config' | 'registered';
+  readonly source: NodeSource;
   /**
    * Whether the usage this node reports is billed as it stands. Only an operator's own backend
    * may be trusted: a provider's node is billed at most the gateway's own count (metering).
    */
   readonly trustUsage: boolean;
   expiresAt?: number;
+  readonly transport?: NodeTransport;
+  readonly routes?: ReadonlySet<RouteKind>;
   /** Connect only to these addresses (a registered node: the ones its registration checked), Host header unchanged. */
   pin?: readonly string[];
   /** Served model names, aliases included (Ollama "x:latest" is also "x"). */
@@ -68,6 +81,8 @@ export class BackendNode {
     this.trustUsage = spec.source === 'config' && spec.trustUsage !== false;
     this.pin = spec.pin;
     this.expiresAt = spec.expiresAt;
+    this.transport = spec.transport;
+    if (spec.routes) this.routes = new Set(spec.routes);
     this.fixedModels = spec.models.length > 0;
     this.setModels(spec.models);
   }
@@ -86,8 +101,9 @@ export class BackendNode {
     return [...this.models].filter((m) => !(this.kind === 'ollama' && this.models.has(`${m}:latest`)));
   }
 
-  serves(model: string): boolean {
-    return this.models.has(model);
+  /** The node serves the model (on the route, when given). */
+  serves(model: string, route?: RouteKind): boolean {
+    return this.models.has(model) && (route === undefined || this.routes === undefined || this.routes.has(route));
   }
 
   /**

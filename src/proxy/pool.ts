@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { BackendNode, type BackendNodeSpec } from './node.js';
 import { probeNode, type ProbeResult } from './health.js';
+import type { RouteKind } from '../pipeline/job.js';
 import { probeLoad } from './load.js';
 import { rankOf } from './rank.js';
 
@@ -97,17 +98,18 @@ export class BackendPool {
     return [...this.nodes.values()];
   }
 
-  /** Some node (healthy or not) serves the model. */
-  knows(model: string): boolean {
-    for (const node of this.nodes.values()) if (node.serves(model)) return true;
+  /** Some node (healthy or not) serves the model (on the route, when given). */
+  knows(model: string, route?: RouteKind): boolean {
+    for (const node of this.nodes.values()) if (node.serves(model, route)) return true;
     return false;
   }
 
-  route(model: string): Route {
+  /** Where a request for `model` (on `route`, when given) can run. */
+  route(model: string, route?: RouteKind): Route {
     let known = false;
     const candidates: BackendNode[] = [];
     for (const node of this.nodes.values()) {
-      if (!node.serves(model)) continue;
+      if (!node.serves(model, route)) continue;
       known = true;
       if (node.healthy && node.hasRoom) candidates.push(node);
     }
@@ -132,8 +134,12 @@ export class BackendPool {
     this.changed();
   }
 
-  /** One health check, then (healthy nodes) one read of the load the node publishes. */
+  /**
+   * One health check, then (healthy nodes) one read of the load the node publishes. A node on
+   * its own transport is kept healthy (and its load published) by that transport instead.
+   */
   async check(node: BackendNode): Promise<void> {
+    if (node.transport) return;
     const health = await probeNode(node, this.opts.timeoutMs);
     this.applyHealth(node, health);
     if (!health.ok) return;

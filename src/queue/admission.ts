@@ -1,3 +1,4 @@
+import type { RouteKind } from '../pipeline/job.js';
 import type { BackendNode } from '../proxy/node.js';
 import type { BackendPool } from '../proxy/pool.js';
 
@@ -52,9 +53,9 @@ export class Slot {
   }
 
   /** Failover: gives this place back and takes one on the best other node with room, at once (no wait). */
-  moveOn(model: string, tried: ReadonlySet<BackendNode>): boolean {
+  moveOn(model: string, tried: ReadonlySet<BackendNode>, route?: RouteKind): boolean {
     if (this.released) return false;
-    const next = this.queue.takeNow(model, tried);
+    const next = this.queue.takeNow(model, tried, route);
     this.queue.release(this.node);
     if (!next) {
       this.released = true;
@@ -67,6 +68,7 @@ export class Slot {
 
 interface Waiter {
   readonly model: string;
+  readonly route?: RouteKind;
   readonly since: number;
   settle(node: BackendNode | undefined, outcome: WaitOutcome): void;
   prev?: Waiter;
@@ -91,23 +93,23 @@ export class AdmissionQueue {
   /**
    * A slot on the best node for `model` with room, now or after waiting in line. Never throws.
    * Refused at once: a model no node serves, no healthy node serving it, a full queue.
+   * `route`: only nodes that run that kind of request (e.g. chat only) count.
    */
-  admit(model: string, signal: AbortSignal): Promise<Admission> {
-    const node = this.takeNow(model);
+  admit(model: string, signal: AbortSignal, route?: RouteKind): Promise<Admission> {
+    const node = this.takeNow(model, undefined, route);
     if (node) return Promise.resolve({ ok: true, slot: new Slot(this, node), waitedMs: 0 });
     const fail = (code: AdmissionFailure, message: string): Promise<Admission> => Promise.resolve({ ok: false, code, message, waitedMs: 0 });
     if (signal.aborted) return fail('client_gone', 'the client went away');
-    const route = this.pool.route(model);
-    if (!route.known) return fail('no_backend_for_model', `no backend serves model "${model}"`);
-    if (!this.anyHealthy(model)) return fail('backend_unavailable', `no healthy node serves model "${model}"`);
+    if (!this.pool.knows(model, route)) return fail('no_backend_for_model', `no backend serves model "${model}"`);
+    if (!this.anyHealthy(model, route)) return fail('backend_unavailable', `no healthy node serves model "${model}"`);
     if (this.opts.maxWaitMs <= 0 || this.length >= this.opts.maxLength) {
       this.observer?.refusedFull();
       return fail('backend_unavailable', `every node for model "${model}" is busy and the queue is full`);
     }
-    return this.wait(model, signal);
+    return this.wait(model, signal, route);
   }
 
-  private wait(model: string, signal: AbortSignal): Promise<Admission> {
+  private wait(model: string, signal: AbortSignal, route: RouteKind | undefined): Promise<Admission> {
     return new Promise<Admission>((resolve) => {
       const since = performance.now();
       let timer: NodeJS.Timeout | undefined;
@@ -115,6 +117,7 @@ export class AdmissionQueue {
       const onAbort = (): void => w.settle(undefined, 'client_gone');
       const w: Waiter = {
         model,
+        route,
         since,
         settle: (node, outcome) => {
           if (done) return;
@@ -140,8 +143,8 @@ export class AdmissionQueue {
   }
 
   /** Takes a slot on the best node with room (not in `exclude`), or none. Counts it in flight. */
-  takeNow(model: string, exclude?: ReadonlySet<BackendNode>): BackendNode | undefined {
-    for (const node of this.pool.route(model).candidates) {
+  takeNow(model: string, exclude?: ReadonlySet<BackendNode>, route?: RouteKind): BackendNode | undefined {
+    for (const node of this.pool.route(model, route).candidates) {
       if (exclude?.has(node)) continue;
       node.inFlight++;
       return node;
@@ -153,7 +156,7 @@ export class AdmissionQueue {
   release(node: BackendNode): void {
     if (node.healthy && node.inFlight <= node.maxConcurrent) {
       for (let w = this.head; w; w = w.next) {
-        if (node.serves(w.model)) return w.settle(node, 'admitted');
+        if (node.serves(w.model, w.route)) return w.settle(node, 'admitted');
       }
     }
     node.inFlight--;
@@ -167,15 +170,15 @@ export class AdmissionQueue {
   pump(): void {
     for (let w = this.head; w; ) {
       const next = w.next;
-      const node = this.takeNow(w.model);
+      const node = this.takeNow(w.model, undefined, w.route);
       if (node) w.settle(node, 'admitted');
-      else if (!this.anyHealthy(w.model)) w.settle(undefined, 'unavailable');
+      else if (!this.anyHealthy(w.model, w.route)) w.settle(undefined, 'unavailable');
       w = next;
     }
   }
 
-  private anyHealthy(model: string): boolean {
-    return this.pool.all().some((n) => n.healthy && n.serves(model));
+  private anyHealthy(model: string, route?: RouteKind): boolean {
+    return this.pool.all().some((n) => n.healthy && n.serves(model, route));
   }
 
   private link(w: Waiter): void {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Upstream } from '../proxy/forward.js';
+import type { Upstream } from '../proxy/transport.js';
 import { StreamFrameError, type EventParser, type StreamAction, type StreamEvent } from './event.js';
 
 export type RelayOutcome = 'ok' | 'cut' | 'backend_failed' | 'client_gone';

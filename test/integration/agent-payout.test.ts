@@ -8,7 +8,8 @@ import { chatBody, post } from '../helpers/paid-stream.js';
 // standard) is padded with "=", keeps the proofs of token[0], and never talks to a mint itself.
 
 const AGENT_KEY = 'owlr_prov_' + 'ab'.repeat(24);
-const CONFIG = { providers: [{ id: 'alice', key: 'alice-key' }, { id: 'owlr-node', key: AGENT_KEY }] };
+/** The agent's key is a configured provider key here; the marketplace (on) gives such keys padded payouts. */
+const CONFIG = { providers: [{ id: 'alice', key: 'alice-key' }, { id: 'owlr-node', key: AGENT_KEY }], marketplace: { enabled: true } };
 
 /** The agent's parser: strict padded base64 (URL-safe, else standard) of V3 JSON; proofs of token[0]; null for anything else. */
 function parseAsAgent(token: string): { mint: string; proofs: Proof[] } | null {
@@ -29,7 +30,7 @@ async function withdraw(env: PaidEnv, key: string, body: Record<string, unknown>
   return { status: res.status, body: (await res.json()) as { token: string; amount_sats: number } };
 }
 
-describe("provider payouts the Owlrun node agent understands", () => {
+describe('provider payouts the Owlrun node agent understands (exact and swapped payouts, formats)', () => {
   let env: PaidEnv | undefined;
   afterEach(async () => {
     await env?.close();

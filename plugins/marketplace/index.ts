@@ -1,0 +1,153 @@
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer } from 'ws';
+import { errorBody } from '../../src/errors.js';
+import { parseJsonObject, readBody } from '../../src/http/body.js';
+import { bearer, ProviderKeyDirectory } from '../../src/http/keys.js';
+import { refuseUpgrade, type UpgradeRoutes } from '../../src/http/upgrade.js';
+import { moneyServices } from '../../src/money/services.js';
+import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { keyDigest, MarketplaceAccounts } from './accounts.js';
+import { heartbeatAck } from './ack.js';
+import { MarketplaceMetrics } from './metrics.js';
+import { AGENT_KEY, isAgentRegistration, parseAgentRegistration, ProviderKeys, RegistrationError } from './registration.js';
+import { AgentSession } from './session.js';
+import { AgentTransport } from './transport.js';
+
+const BODY_LIMIT = 64 * 1024;
+/** A WebSocket dial must follow a registration of its key this recently (the agent registers before every dial). */
+const REGISTRATION_WINDOW_MS = 10 * 60_000;
+/** Node messages are a 4096-byte read, JSON-escaped: far below this. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * The Owlrun node protocol, gateway side (docs/owlrun-node-protocol.md): GPU owners' agents
+ * register (POST /v1/gateway/register with the agent's body), dial in over
+ * GET /v1/gateway/ws?api_key=KEY, take jobs over that socket, fetch each job's request once
+ * (GET /v1/gateway/jobs/{id}/proxy/request) and stream the answer back in proxy_chunk messages,
+ * which AgentTransport turns into the same upstream byte stream an HTTP backend gives.
+ * Switched on by `marketplace.enabled`.
+ */
+export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+  const { config, db, pool } = deps;
+  const log = deps.log.child({ plugin: 'marketplace' });
+  const m = config.marketplace;
+  const accounts = new MarketplaceAccounts(db);
+  await accounts.init();
+  const keys = new ProviderKeys(config, accounts);
+  // Agents' keys authenticate the provider endpoints too (balance, withdraw-ecash).
+  // Their payouts are padded cashuA: the agent parses nothing else.
+  deps.services.provide(ProviderKeyDirectory, {
+    lookup: async (key) => {
+      if (!AGENT_KEY.test(key)) return undefined;
+      const provider = await keys.lookup(key);
+      return provider ? { provider, payoutFormat: 'A-padded' } : undefined;
+    },
+  });
+  const money = config.plugins.includes('change') ? await moneyServices(deps) : undefined;
+
+  let metrics: MarketplaceMetrics | undefined;
+  const transport = new AgentTransport({
+    pool,
+    log,
+    timeouts: m,
+    maxConcurrent: m.maxConcurrent,
+    onEvent: (event) => metrics?.jobs.inc({ event }),
+  });
+  metrics = new MarketplaceMetrics(deps.metrics, () => transport.connected);
+  const sessions = new Set<AgentSession>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+
+  const hooks = {
+    bound: (s: AgentSession) => void transport.attach(s),
+    closed: (s: AgentSession) => {
+      sessions.delete(s);
+      transport.detach(s);
+    },
+    load: (s: AgentSession) => transport.publishLoad(s),
+    ack: (s: AgentSession) => heartbeatAck(money ? db : undefined, s.provider, transport.running, money?.billing.btcUsd() ?? 0, Date.now()),
+  };
+
+  /** The key rides in the URL's query only: the URL is never logged. */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const key = new URL(req.url ?? '/', 'http://gateway').searchParams.get('api_key') ?? '';
+    (async () => {
+      const registrations = key ? await accounts.registrations(key, Date.now() - REGISTRATION_WINDOW_MS) : [];
+      if (registrations.length === 0) return refuseUpgrade(socket, 401, 'Unauthorized');
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const session = new AgentSession(ws, keyDigest(key), registrations[0]!.provider, registrations, hooks, log, m.pingIntervalSeconds * 1000);
+        sessions.add(session);
+      });
+    })().catch((err: unknown) => {
+      log.error({ err }, 'agent WebSocket upgrade failed');
+      refuseUpgrade(socket, 500, 'Internal Server Error');
+    });
+  };
+
+  return {
+    name: 'marketplace',
+    // Before providers (500): its POST /v1/gateway/register takes the agent's body and passes the rest on.
+    priority: 550,
+    settlesWithoutStore: true,
+
+    routes(router) {
+      router.post('/v1/gateway/register', async (ctx, next) => {
+        const body = parseJsonObject(await readBody(ctx.req, BODY_LIMIT));
+        if (!isAgentRegistration(body)) return next();
+        try {
+          const provider = await keys.admit(bearer(ctx.get('authorization') || undefined), body.api_key, Date.now());
+          const reg = parseAgentRegistration(body);
+          await accounts.register(body.api_key as string, { provider, ...reg, registeredAt: Date.now() });
+          metrics!.registrations.inc({ result: 'accepted' });
+          log.info({ provider, node: reg.nodeId, models: reg.models }, 'Owlrun agent registered');
+          ctx.status = 200;
+          ctx.body = { status: 'registered', provider, node_id: reg.nodeId, models: reg.models };
+        } catch (err) {
+          if (!(err instanceof RegistrationError)) throw err;
+          metrics!.registrations.inc({ result: 'refused' });
+          ctx.status = err.status;
+          ctx.body = err.body;
+        }
+      });
+
+      router.get('/v1/gateway/jobs/:id/proxy/request', (ctx) => {
+        const key = bearer(ctx.get('authorization') || undefined);
+        const body = key ? transport.takeRequest(ctx.params.id ?? '', key) : undefined;
+        ctx.set('Cache-Control', 'no-store');
+        if (!body) {
+          ctx.status = 404;
+          ctx.body = errorBody('job_not_found');
+          return;
+        }
+        ctx.type = 'application/json';
+        ctx.body = body;
+      });
+    },
+
+    upgrades(routes: UpgradeRoutes) {
+      routes.on('/v1/gateway/ws', upgrade);
+      // Running jobs have ended: agents go and re-register (with another replica, or this one restarted).
+      routes.onDrain(() => transport.drainAll());
+    },
+
+    async onSettle(job, s) {
+      const node = job.node;
+      if (node?.transport !== transport) return;
+      const usage = job.state.metering?.usage;
+      const bill = job.state.metering?.bill;
+      const btcUsd = job.state.quote?.btcUsd ?? 0;
+      s.afterCommit(() =>
+        transport.complete(node.id, job.id, job.model, {
+          tokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
+          earnedUsd: ((bill?.providerSats ?? 0) / 1e8) * btcUsd,
+        }),
+      );
+    },
+
+    async close() {
+      for (const s of sessions) s.close();
+      wss.close();
+    },
+  };
+}
