@@ -7,7 +7,6 @@ import { getDecodedToken, getEncodedToken, getTokenMetadata } from '@cashu/cashu
 import { asProofs, stored, type Log, type MintSession } from './mint-ops.js';
 import { normalizeMint } from './pricing.js';
 import { markDone } from './live.js';
-import { receiptOf } from './receipt.js';
 import { sumOf, type Payment, type StoredProof, type WalletStore } from './state.js';
 
 type Fetch = typeof globalThis.fetch;
@@ -82,8 +81,6 @@ export class Settler {
 
   private async askReceipt(p: Payment, waitMs: number): Promise<boolean> {
     const deadline = Date.now() + waitMs;
-    // A crash between recording a payment and writing its receipt leaves it empty: it is derived again.
-    if (!p.receipt) p = { ...p, receipt: await receiptOf(p.proofs.map((x) => x.secret)) };
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       let res: Response | undefined;
       try {

@@ -14,6 +14,9 @@ import { MemoryStore, sumOf, type Payment, type StoredProof, type WalletState, t
 
 export const DEFAULT_MINT = 'http://127.0.0.1:3338';
 
+/** Node-only; a specifier in a variable, so browser bundlers leave it (and node:fs) out. */
+const FILE_STORE = './file-store.js';
+
 export interface OpenWalletOptions {
   /** The wallet file (Node). Without it the wallet lives in memory (e.g. in a browser). */
   file?: string;
@@ -81,7 +84,7 @@ export class OwlrunWallet {
     const log = opts.log ?? (() => undefined);
     let store = opts.store;
     if (!store && opts.file) {
-      const { FileStore } = await import('./file-store.js');
+      const { FileStore } = (await import(/* webpackIgnore: true */ /* @vite-ignore */ FILE_STORE)) as typeof import('./file-store.js');
       store = new FileStore(opts.file);
     }
     store ??= new MemoryStore();
@@ -238,17 +241,12 @@ export class OwlrunWallet {
     markActive(id);
     let payment: Payment | undefined;
     try {
-      // The receipt needs the proofs' secrets, known only once they are chosen: placed in the same write.
+      // Recorded with its receipt in the same write that takes the proofs.
       await this.take(sats, (s, ps) => {
-        payment = { id, pid: PID, createdAt: Date.now(), gateway, proofs: ps, receipt: '' };
+        payment = { id, pid: PID, createdAt: Date.now(), gateway, proofs: ps, receipt: receiptOf(ps.map((p) => p.secret)) };
         s.payments.push(payment);
       });
-      const receipt = await receiptOf(payment!.proofs.map((p) => p.secret));
-      await this.store.update((s) => {
-        const rec = s.payments.find((x) => x.id === id);
-        if (rec) rec.receipt = receipt;
-      });
-      return { ...payment!, receipt };
+      return payment!;
     } catch (err) {
       markDone(id);
       throw err;

@@ -83,11 +83,11 @@ describe('agent wallet (owlrun-gateway/client) paying a gateway', function () {
     assert.equal(env.swaps() - swaps, 1 + 1 + (costB === 36 ? 0 : 1), 'one swap to pay');
   });
 
-  it('answers a 402 payment request (creqA) by itself when the gateway publishes no terms', async () => {
+  it('answers a 402 payment request (creqA) by itself when the gateway publishes no terms (a wallet in memory)', async () => {
     // A proxy in front of the gateway that forwards only the API routes: no /v1/payment/info.
     const hidden = (input: RequestInfo | URL, init?: RequestInit) =>
       String(input instanceof Request ? input.url : input).endsWith('/v1/payment/info') ? Promise.resolve(new Response('not found', { status: 404 })) : fetch(input, init);
-    const wallet = await openWallet({ file: dir.file(), mint: env.mintUrl, fetch: hidden });
+    const wallet = await openWallet({ mint: env.mintUrl, fetch: hidden }); // no file: in memory, as in a browser
     await wallet.topup(500);
     const res = await wallet.fetch(`${env.gw.url}/v1/chat/completions`, {
       method: 'POST',

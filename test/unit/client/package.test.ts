@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CLIENT = join(ROOT, 'src', 'client');
 /** What the client may import: its own files, the pure pricing formula, and these packages. */
-const PACKAGES = ['@cashu/cashu-ts', '@scure/bip39', '@scure/bip39/wordlists/english.js', 'proper-lockfile'];
+const PACKAGES = ['@cashu/cashu-ts', '@noble/hashes/sha2.js', '@scure/bip39', '@scure/bip39/wordlists/english.js', 'proper-lockfile'];
 /** The only module that touches Node built-ins (loaded only when a file is named). */
 const NODE_ONLY = 'file-store.ts';
 
@@ -36,6 +36,15 @@ describe('owlrun-gateway/client, the package export', () => {
     const price = readFileSync(join(ROOT, 'src', 'billing', 'price.ts'), 'utf8');
     assert.deepEqual(importsOf(join(ROOT, 'src', 'billing', 'price.ts')), ['../config/types.js']);
     assert.match(price, /^import type /m, 'price.ts imports types only (erased when compiled)');
+  });
+
+  it('bundles for a browser (platform "browser": no Node built-in, no file store, no lock library)', async function () {
+    this.timeout(60_000);
+    const { build } = await import('esbuild');
+    const out = await build({ entryPoints: [join(CLIENT, 'index.ts')], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
+    const inputs = Object.keys(out.metafile.inputs);
+    assert.ok(inputs.some((f) => f.endsWith('src/client/wallet.ts')));
+    assert.ok(!inputs.some((f) => f.includes('file-store') || f.includes('proper-lockfile') || f.includes('graceful-fs')), inputs.join('\n'));
   });
 
   it('resolves by its package name after `npm run build`', async () => {

@@ -24,9 +24,9 @@ function filtered(format: 'sse' | 'ndjson', text: string, sizes: number[]): { ou
 }
 
 describe('agent wallet: pure parts (src/client)', () => {
-  it("computes the gateway's receipt from the token's secrets", async () => {
+  it("computes the gateway's receipt from the token's secrets", () => {
     const secrets = ['b-secret', 'a-secret', '0f'.repeat(32)];
-    assert.equal(await receiptOf(secrets), gatewayReceipt({ proofs: secrets.map((secret) => ({ id: '00', amount: 1, secret, C: '02' })) } as never));
+    assert.equal(receiptOf(secrets), gatewayReceipt({ proofs: secrets.map((secret) => ({ id: '00', amount: 1, secret, C: '02' })) } as never));
   });
 
   it('passes every SSE event through byte for byte, except the change event, on any chunking', () => {
