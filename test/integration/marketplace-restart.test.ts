@@ -44,7 +44,8 @@ describe('marketplace: a gateway killed under an agent\'s running job', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('loses no money: billed for what was delivered, the rest by receipt; the agent rejoins the restarted gateway', async () => {
+  it('loses no money: billed for what was delivered, the rest by receipt; the agent rejoins the restarted gateway', async function () {
+    this.timeout(120_000); // two gateway processes start (tsx compiles at each start)
     const port = await freePort();
     const configFile = join(dir, 'gateway.yaml');
     writeFileSync(configFile, stringify({
