@@ -6,13 +6,12 @@ import { WITHDRAWALS_MIGRATIONS } from './ledger/withdrawals.js';
 import type { PluginCatalogue } from './pipeline/manifest.js';
 import type { MigrationSet } from './store/migrate.js';
 
-/** The schema versions of the tables src/ modules own. An owner of new tables adds its list here. */
+/** The schema versions of the tables src/ modules own (the dev mint's come last). An owner of new tables adds its list here. */
 export const CORE_MIGRATIONS: readonly MigrationSet[] = [
   JOBS_MIGRATIONS,
   WALLET_MIGRATIONS,
   WITHDRAWALS_MIGRATIONS,
   REGISTRATIONS_MIGRATIONS,
-  DEVMINT_MIGRATIONS,
 ];
 
 /**
@@ -21,5 +20,5 @@ export const CORE_MIGRATIONS: readonly MigrationSet[] = [
  * the gateway applies at start (one transaction) and what `owlrun migrate` and `owlrun doctor` check.
  */
 export function allMigrations(catalogue: PluginCatalogue): MigrationSet[] {
-  return [...CORE_MIGRATIONS, ...catalogue.manifests.flatMap((m) => m.migrations ?? [])];
+  return [...CORE_MIGRATIONS, ...catalogue.manifests.flatMap((m) => m.migrations ?? []), DEVMINT_MIGRATIONS];
 }

@@ -15,7 +15,7 @@ import { PaymentsKey } from '../payment/state.js';
 import type { providersConfig } from '../providers/config.js';
 import { marketplaceConfig } from './config.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
-import { keyDigest, MarketplaceAccounts } from './accounts.js';
+import { keyDigest, MARKETPLACE_MIGRATIONS, MarketplaceAccounts } from './accounts.js';
 import { heartbeatAck } from './ack.js';
 import { MarketplaceMetrics } from './metrics.js';
 import { AGENT_KEY, isAgentRegistration, parseAgentRegistration, ProviderKeys, RegistrationError } from './registration.js';
@@ -167,6 +167,7 @@ export const manifest = definePlugin({
   priority: 550,
   config: marketplaceConfig,
   enabledBy: (config) => config.marketplace.enabled,
+  migrations: [MARKETPLACE_MIGRATIONS],
   uses: [SettlementsKey, BillsKey, PaymentsKey],
   create,
 });

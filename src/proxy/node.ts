@@ -63,6 +63,8 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
+  /** Failed health checks in a row. */
+  failedChecks = 0;
   /** The gateway's own jobs on the node: one counter shared with the node it replaced (see sharesLoadOf). */
   private jobs = { inFlight: 0 };
   failovers = 0;
