@@ -24,7 +24,8 @@ Flags:
       --host ADDR     listen on this address (overrides server.host)
       --dev-mint-port N  the development mint listens on this port (overrides devMint.port)
       --verbose       errors with their stack trace
-      --demo          also start a bundled backend simulator (model "owlrun-simulator") and use it
+      --demo          also start a bundled backend simulator (model "owlrun-simulator") and a simulated
+                      Owlrun node agent on the marketplace (model "mock:latest")
   -h, --help          this text
 
 Config keys (default in brackets):
@@ -63,8 +64,10 @@ async function main(): Promise<void> {
   if (values.demo) {
     const { startDemoBackend } = await import('./demo.js');
     config.backends = [await startDemoBackend(log)];
+    config.marketplace = { ...config.marketplace, enabled: true, openRegistration: true };
   }
   const gateway = await Gateway.start(config, { log });
+  if (values.demo) await (await import('./demo.js')).startDemoAgent(gateway.url, log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -1,3 +1,4 @@
+import { MARKETPLACE_MIGRATIONS } from '../plugins/marketplace/accounts.js';
 import { BROADCASTS_MIGRATIONS } from '../plugins/oracle/broadcasts.js';
 import { ORACLE_MIGRATIONS } from '../plugins/oracle/samples.js';
 import { WALLET_MIGRATIONS } from './cashu/holdings.js';
@@ -18,5 +19,6 @@ export const ALL_MIGRATIONS: readonly MigrationSet[] = [
   REGISTRATIONS_MIGRATIONS,
   ORACLE_MIGRATIONS,
   BROADCASTS_MIGRATIONS,
+  MARKETPLACE_MIGRATIONS,
   DEVMINT_MIGRATIONS,
 ];

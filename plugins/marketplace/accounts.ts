@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../src/store/db.js';
+import { migrate, type MigrationSet } from '../../src/store/migrate.js';
 
 // Owlrun node agents' identities, in the store (every replica sees them):
 // - a provider per agent key joined by trust on first use (only the key's sha256 is kept);
@@ -23,6 +24,12 @@ CREATE TABLE IF NOT EXISTS marketplace_nodes (
 );
 `;
 
+/** Schema versions of marketplace_providers, marketplace_nodes (src/store/migrate.ts: never edit a released one, append). */
+export const MARKETPLACE_MIGRATIONS: MigrationSet = {
+  owner: 'marketplace',
+  migrations: [{ version: 1, name: 'first schema', up: MARKETPLACE_SCHEMA }],
+};
+
 export const keyDigest = (key: string): string => createHash('sha256').update(key).digest('hex');
 
 /** The provider id of a key joined on first use: derived from its digest, so it names no secret. */
@@ -41,7 +48,7 @@ export class MarketplaceAccounts {
   constructor(private readonly db: Db) {}
 
   async init(): Promise<void> {
-    await this.db.exec(MARKETPLACE_SCHEMA);
+    await migrate(this.db, [MARKETPLACE_MIGRATIONS]);
   }
 
   /** The provider a key joined as, if it ever did. */

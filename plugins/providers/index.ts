@@ -231,7 +231,11 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         ctx.body = { object: 'list', data: (await withdrawals.list(providerAccount(ctx.state.provider))).map(withdrawalView) };
       });
       provider.get('/nodes', async (ctx) => {
-        ctx.body = { object: 'list', data: await registrar.ofProvider(ctx.state.provider) };
+        // Registered by URL, and connected over their own transport (Owlrun agents) while connected.
+        const connected = pool.all().filter((n) => n.source === 'connected' && n.provider === ctx.state.provider).map((n) => ({
+          id: n.id, provider: n.provider, kind: n.kind, source: 'connected', models: n.listedModels(), maxConcurrent: n.maxConcurrent, healthy: n.healthy, in_flight: n.inFlight,
+        }));
+        ctx.body = { object: 'list', data: [...(await registrar.ofProvider(ctx.state.provider)), ...connected] };
       });
       provider.post('/withdraw-ecash', async (ctx) => {
         const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx), ctx.state.payoutFormat);

@@ -63,6 +63,8 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
+  /** Failed health checks in a row. */
+  failedChecks = 0;
   /** The gateway's own jobs on the node now; never above maxConcurrent. */
   inFlight = 0;
   failovers = 0;

@@ -40,6 +40,13 @@ export class GatewayRequestError extends Error {
   }
 }
 
+/** What went wrong talking to the gateway, said plainly ("Failed to fetch" means it could not be reached). */
+export function describeGatewayError(err: unknown): string {
+  if (err instanceof GatewayRequestError) return err.message;
+  if (err instanceof TypeError) return `could not reach the gateway at ${location.origin}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 async function errorOf(res: Response): Promise<GatewayRequestError> {
   let message = `${res.status} ${res.statusText}`;
   let code: string | undefined;

@@ -1,6 +1,6 @@
 // The chat page: Top up → Prompt → Take your change. No framework: a few elements by id.
 import './styles.css';
-import { GatewayRequestError, api, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
+import { api, describeGatewayError, streamChat, type ChatResult, type ModelEntry, type PaymentInfo } from './api.js';
 import { backupView, type BackupView } from './backup-view.js';
 import { planPrompt, priceText, type ChatMessage } from './budget.js';
 import { clearConversation, historyOf, loadConversation } from './conversation.js';
@@ -213,7 +213,7 @@ async function send(text: string): Promise<void> {
     }
     answer.item.dataset.state = 'failed';
     answer.item.classList.add('failed');
-    answer.meta.textContent = `No answer (${messageOf(err)}); ${note}.`;
+    answer.meta.textContent = `No answer (${describeGatewayError(err)}); ${note}.`;
     keepExchange(model.id, text, answer);
     render();
     return;
@@ -383,6 +383,6 @@ async function start(): Promise<void> {
 installCopyButtons();
 
 start().catch((err: unknown) => {
-  showError(`The page could not start: ${err instanceof GatewayRequestError ? err.message : messageOf(err)}`);
+  showError(`The page could not start: ${describeGatewayError(err)}.`);
   document.body.dataset.ready = 'error';
 });
