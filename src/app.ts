@@ -17,6 +17,7 @@ import type { GatewayMetrics } from './metrics/registry.js';
 import type { Services } from './pipeline/services.js';
 import { adminRouter } from './http/scopes.js';
 import { webRoutes } from './web/serve.js';
+import { TrustedMintsKey } from './cashu/mint-monitor.js';
 import { accessLog } from './http/access-log.js';
 import type { ReadinessBody } from './ops/readiness.js';
 
@@ -101,7 +102,7 @@ export function createApp(deps: AppDeps): Koa {
   const admin = adminRouter(deps.config.admin);
   for (const plugin of deps.runner.plugins) plugin.routes?.(router, { admin });
   router.use(admin.routes());
-  webRoutes(router, deps.config); // GET / (the chat page), /web/*, /v1/payment/info
+  webRoutes(router, deps.config, { paymentRequired: deps.services.has(TrustedMintsKey) }); // GET / (the chat page), /web/*, /v1/payment/info
 
   app.use(accessLog(deps.accessLog));
   app.use(errorHandler(deps.log));

@@ -11,8 +11,8 @@ import { dirname, resolve } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { KeyedMutex, type WalletState, type WalletStore } from './state.js';
 
-const MUTEX_KEY = Symbol.for('owlrun.client.fileMutex');
-const mutex: KeyedMutex = ((globalThis as Record<symbol, unknown>)[MUTEX_KEY] ??= new KeyedMutex()) as KeyedMutex;
+/** Every FileStore of this module copy shares it: one read-modify-write per file at a time. */
+const mutex = new KeyedMutex();
 
 const LOCK_OPTIONS = {
   realpath: false,

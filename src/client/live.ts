@@ -1,9 +1,8 @@
 // Which pending records (ops, payments) a running wallet is still working on, so recovery only
 // touches what a dead process — or a call of this process that failed — left behind.
 
-const ACTIVE_KEY = Symbol.for('owlrun.client.activeRecords');
 /** Ids of the ops and payments some wallet of this process is working on now. */
-const active: Set<string> = ((globalThis as Record<symbol, unknown>)[ACTIVE_KEY] ??= new Set<string>()) as Set<string>;
+const active = new Set<string>();
 
 interface NodeProcess {
   pid: number;

@@ -32,9 +32,9 @@ export interface PaymentInfo {
   auth_required: boolean;
 }
 
-export function paymentInfo(config: GatewayConfig): PaymentInfo {
+export function paymentInfo(config: GatewayConfig, paymentRequired: boolean): PaymentInfo {
   return {
-    payment_required: config.plugins.includes('payment'),
+    payment_required: paymentRequired,
     mints: config.payment.mints,
     unit: 'sat',
     min_sats_per_job: config.payment.minSatsPerJob,
@@ -61,8 +61,16 @@ function contentSecurityPolicy(config: GatewayConfig): string {
   ].join('; ');
 }
 
+export interface WebRouteOptions {
+  /** Some enabled plugin takes payment (it provides the trusted mints): every job needs X-Cashu. */
+  paymentRequired: boolean;
+  /** Where the built page is (default: dist/web of the package). */
+  dir?: string;
+}
+
 /** Registers GET / (the chat page), GET /web/{file} (its bundle) and GET /v1/payment/info. */
-export function webRoutes(router: Router, config: GatewayConfig, dir = webDistDir()): void {
+export function webRoutes(router: Router, config: GatewayConfig, opts: WebRouteOptions): void {
+  const dir = opts.dir ?? webDistDir();
   const csp = contentSecurityPolicy(config);
 
   const sendFile = async (ctx: Context, name: string): Promise<void> => {
@@ -96,6 +104,6 @@ export function webRoutes(router: Router, config: GatewayConfig, dir = webDistDi
   });
   router.get('/v1/payment/info', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = paymentInfo(config);
+    ctx.body = paymentInfo(config, opts.paymentRequired);
   });
 }

@@ -23,7 +23,7 @@ describe('chat page routes', function () {
     await buildWeb({ outDir: dir });
     app = new Koa();
     const router = new Router();
-    webRoutes(router, config, dir);
+    webRoutes(router, config, { paymentRequired: true, dir });
     app.use(router.routes());
   });
   after(async () => {
@@ -53,7 +53,7 @@ describe('chat page routes', function () {
   it('GET / says how to build when the bundle is missing', async () => {
     const bare = new Koa();
     const router = new Router();
-    webRoutes(router, config, join(dir, 'missing'));
+    webRoutes(router, config, { paymentRequired: true, dir: join(dir, 'missing') });
     bare.use(router.routes());
     const res = await request(bare.callback()).get('/').expect(503);
     assert.match(res.text, /npm run build/);
