@@ -6,14 +6,14 @@
 // port, an in-memory store, silent logs, no plugins. Prints the gateway URL on stdout; when
 // started with an IPC channel it answers the bench/lib/protocol.ts messages.
 import { createLogger } from '../src/log.js';
-import { Gateway } from '../src/gateway.js';
+import { startGateway } from '../src/compose.js';
 import { testConfig } from '../test/helpers/gateway.js';
 import { runChild } from './lib/child-main.js';
 
 runChild('gateway', async () => {
   const partial = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;
   const config = testConfig(partial);
-  const gw = await Gateway.start(config, { log: createLogger(config.log.level) });
+  const gw = await startGateway(config, { log: createLogger(config.log.level) });
   return {
     url: gw.url,
     info: { plugins: gw.runner.plugins.map((p) => p.name) },

@@ -51,6 +51,7 @@ import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
 import { ChildProc } from './lib/child.js';
 import { childrenRuntime } from './lib/compile.js';
 import { chatTargetAt, pinPlan, pinSelf, renice, startGateway, startSim, type BenchEnv } from './lib/env.js';
+import { burst } from './lib/burst.js';
 import { keepAliveAgent, send, ttftSeries, type Outcome, type Target } from './lib/load.js';
 import { machineBusySeconds } from './lib/machine.js';
 import { renderPaidReport, type PaidJob, type PaidReport, type Spent } from './lib/paid-report.js';
@@ -134,7 +135,7 @@ export async function runPaid(args: BenchArgs): Promise<void> {
     // Tokens first, before this process is pinned: the client side of minting (blinding,
     // unblinding, DLEQ checks) runs on the CPU the mint does not use.
     const perTarget = args.ttftWarmup + args.ttftRequests;
-    const wanted = args.only.has('ttft') ? perTarget + 2 : 1;
+    const wanted = (args.only.has('ttft') ? perTarget + 2 : 1) + (args.only.has('burst') ? args.burst : 0);
     const mintBefore = await mint.stats();
     const t0 = performance.now();
     const tokens = await premint(mint.url, wanted, args.tokenSats, args.mintParallel);
@@ -227,6 +228,12 @@ export async function runPaid(args: BenchArgs): Promise<void> {
         spent: spent(a, b),
         tokensMissing: exhausted,
       };
+    }
+
+    if (args.only.has('burst')) {
+      log(`paid burst: ${args.burst} paid streams at once, a fresh token each`);
+      await sim.setOptions({ tokens: 20, tokenDelayMs: args.ttftTokenDelayMs, firstTokenDelayMs: 0 });
+      report.burst = await burst(targets.paid, args.burst, { ttft: true });
     }
 
     if (args.only.has('streams')) {

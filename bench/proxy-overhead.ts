@@ -54,10 +54,12 @@
 import os from 'node:os';
 import { parseBenchArgs, USAGE } from './lib/args.js';
 import { childrenRuntime } from './lib/compile.js';
-import { chatTarget, pinPlan, pinSelf, renice, startEnv, type BenchEnv } from './lib/env.js';
+import { burst } from './lib/burst.js';
+import { chatTarget, chatTargetAt, pinPlan, pinSelf, renice, startEnv, startGateway, type BenchEnv } from './lib/env.js';
 import { keepAliveAgent, send } from './lib/load.js';
 import { renderReport, type Report } from './lib/report.js';
 import { throughputPair, ttftPair } from './lib/scenarios.js';
+import { hasWrk, wrkLoop } from './lib/wrk.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -111,14 +113,15 @@ async function main(): Promise<void> {
   });
   let priority = '';
   if (args.nice !== undefined) {
-    const ok = [0, env.sim.pid, env.gw.pid].map((pid) => renice(pid, args.nice)).every(Boolean);
+    const ok = [0, env.sim.pid, env.gw.pid, env.bare?.pid ?? 0].map((pid) => renice(pid, args.nice)).every(Boolean);
     priority = ok ? `, nice ${args.nice}` : `, nice ${args.nice} NOT applied (not permitted)`;
   }
   const report: Partial<Report> = {};
   try {
     report.gatewayStart = await env.gw.stats();
     await sanityCheck(env);
-    const loop = { connections: args.connections, warmupMs: args.warmupS * 1000, rewarmMs: args.rewarmS * 1000, durationMs: args.durationS * 1000, rounds: args.rounds, log };
+    const sides = ['direct', 'bare', 'gateway'] as const;
+    const loop = { connections: args.connections, warmupMs: args.warmupS * 1000, rewarmMs: args.rewarmS * 1000, durationMs: args.durationS * 1000, rounds: args.rounds, log, sides: [...sides] };
 
     if (args.only.has('streams')) {
       log(`streams/s: ${args.connections} clients × ${args.streamTokens}-chunk streams`);
@@ -133,8 +136,30 @@ async function main(): Promise<void> {
     if (args.only.has('rps')) {
       log(`non-streaming req/s: ${args.connections} keep-alive connections`);
       await env.sim.setOptions({ tokens: args.nonStreamTokens, tokenDelayMs: 0, firstTokenDelayMs: 0 });
-      report.rps = await throughputPair(env, (side) => chatTarget(env, side, false), loop);
+      report.rpsByWrk = hasWrk();
+      if (!report.rpsByWrk) log('wrk not found (apt-get install wrk): the in-process client drives the non-streaming run');
+      report.rps = await throughputPair(env, (side) => chatTarget(env, side, false), report.rpsByWrk ? { ...loop, loop: wrkLoop(pins.client) } : loop);
     }
+    if (args.only.has('burst')) {
+      // 20 ms between tokens, as a real model: the burst tests room and queueing, not raw speed.
+      await env.sim.setOptions({ tokens: 50, tokenDelayMs: 20, firstTokenDelayMs: 0 });
+      const backend = { kind: args.kind, url: env.sim.url, model: env.model };
+      const partial = { plugins: args.plugins, log: { level: args.logLevel }, health: { intervalSeconds: 10 } };
+      const gwOpts = { cpus: pins.gateway, jsRoot };
+      const byDefault = await startGateway('gateway-default-cap', backend, partial, { ...gwOpts, maxConcurrent: 'default' });
+      report.queueCap = Math.max(1, Math.floor(args.burst / 3));
+      const capped = await startGateway('gateway-capped', backend, partial, { ...gwOpts, maxConcurrent: report.queueCap });
+      try {
+        log(`burst: ${args.burst} streams at once, one node with the default maxConcurrent`);
+        report.burst = await burst(chatTargetAt('burst', byDefault.url, args.kind, env.model, true), args.burst);
+        log(`burst: ${args.burst} streams at once, one node of maxConcurrent ${report.queueCap} (the rest wait in the queue)`);
+        report.queueBurst = await burst(chatTargetAt('queue', capped.url, args.kind, env.model, true), args.burst);
+      } finally {
+        await byDefault.stop();
+        await capped.stop();
+      }
+    }
+    report.bareEnd = await env.bare?.stats();
     report.gatewayEnd = await env.gw.stats();
     report.simEnd = await env.sim.stats();
   } finally {

@@ -1,11 +1,26 @@
-// Registers every plugin the gateway ships. `plugins:` in the config picks which run.
-import { registerPlugin } from '../src/pipeline/registry.js';
+// Every plugin the gateway ships. Only the composition root (src/compose.ts) imports this file.
+import type { InferFields } from '../src/config/spec.js';
+import type { GatewayConfig } from '../src/config/types.js';
+import type { PluginCatalogue } from '../src/pipeline/manifest.js';
+import type { marketplaceConfig } from './marketplace/config.js';
+import type { oracleConfig } from './oracle/config.js';
+import type { providersConfig } from './providers/config.js';
+import type { ratelimitConfig } from './ratelimit/config.js';
+import { manifest as auth } from './auth/index.js';
+import { manifest as change } from './change/index.js';
+import { manifest as marketplace } from './marketplace/index.js';
+import { manifest as metering } from './metering/index.js';
+import { manifest as metrics } from './metrics/index.js';
+import { manifest as oracle } from './oracle/index.js';
+import { manifest as payment } from './payment/index.js';
+import { manifest as providers } from './providers/index.js';
+import { manifest as ratelimit } from './ratelimit/index.js';
 
-registerPlugin('auth', async () => (await import('./auth/index.js')).create);
-registerPlugin('payment', async () => (await import('./payment/index.js')).create);
-registerPlugin('metering', async () => (await import('./metering/index.js')).create);
-registerPlugin('change', async () => (await import('./change/index.js')).create);
-registerPlugin('oracle', async () => (await import('./oracle/index.js')).create);
-registerPlugin('metrics', async () => (await import('./metrics/index.js')).create);
-registerPlugin('providers', async () => (await import('./providers/index.js')).create);
-registerPlugin('marketplace', async () => (await import('./marketplace/index.js')).create, { enabledBy: (config) => config.marketplace.enabled });
+export const SHIPPED_PLUGINS: PluginCatalogue = {
+  manifests: [ratelimit, auth, payment, metering, change, oracle, metrics, providers, marketplace],
+  /** `plugins:` when the config leaves it out. */
+  defaults: ['auth', 'payment', 'metering', 'change', 'oracle'],
+};
+
+/** A validated config with every shipped plugin's section. */
+export type ShippedConfig = GatewayConfig & InferFields<typeof oracleConfig> & InferFields<typeof providersConfig> & InferFields<typeof ratelimitConfig> & InferFields<typeof marketplaceConfig>;

@@ -6,6 +6,7 @@ export type ErrorType =
   | 'authentication_error'
   | 'payment_required'
   | 'not_found_error'
+  | 'rate_limit_error'
   | 'server_error'
   | 'service_unavailable';
 
@@ -39,6 +40,8 @@ export const ERRORS = {
   route_not_found: { status: 404, type: 'not_found_error', message: 'no such route' },
   no_backend_for_model: { status: 404, type: 'not_found_error', message: 'no backend serves this model' },
   receipt_not_found: { status: 404, type: 'not_found_error', message: 'no change is kept for this receipt' },
+  // 429
+  rate_limited: { status: 429, type: 'rate_limit_error', message: 'too many unpaid requests from this address; retry later, or pay with X-Cashu (paid requests are never limited)' },
   // 413, 431
   body_too_large: { status: 413, type: 'invalid_request_error', message: 'request body is larger than server.bodyLimit' },
   // 500

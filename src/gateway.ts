@@ -3,15 +3,15 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config/types.js';
-import { fixedRateWarning } from './billing/rate-warning.js';
-import { MintMonitor } from './cashu/mint-monitor.js';
+import { fixedRateWarning, type PricingPlugins } from './billing/rate-warning.js';
+import { MintMonitor, TrustedMintsKey } from './cashu/mint-monitor.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
-import type { GatewayPlugin } from './pipeline/plugin.js';
-import { loadPlugins, pluginsEnabledByConfig, type PluginDeps } from './pipeline/registry.js';
+import { resolvePlugins, type PluginCatalogue } from './pipeline/manifest.js';
+import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
 import { UpgradeRoutes } from './http/upgrade.js';
 import { PluginRunner } from './pipeline/runner.js';
-import { readiness, type RateView } from './ops/readiness.js';
+import { readiness, RateViewKey, type RateView } from './ops/readiness.js';
 import { Services } from './pipeline/services.js';
 import { Forwarder } from './proxy/forward.js';
 import { BackendPool } from './proxy/pool.js';
@@ -19,16 +19,14 @@ import { AdmissionQueue } from './queue/admission.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openDb } from './store/open.js';
-import { ALL_MIGRATIONS } from './migrations.js';
-import '../plugins/index.js';
-import { OracleKey } from '../plugins/oracle/index.js';
+import { allMigrations } from './migrations.js';
 
 export interface GatewayOptions {
+  /** The plugins `config.plugins` picks from (the composition root passes the shipped ones). */
+  catalogue: PluginCatalogue;
   log?: Logger;
   /** Use this store instead of opening config.store.url (tests share one). */
   db?: Db;
-  /** Replace the plugins named in the config (tests). */
-  plugins?: GatewayPlugin[];
   metrics?: GatewayMetrics;
   /** The clock plugins read (tests). */
   now?: () => number;
@@ -63,71 +61,81 @@ export class Gateway {
     readonly metrics: GatewayMetrics,
     /** What the plugins provide, by typed key (tests reach a plugin's controls through it). */
     readonly services: Services,
+    private readonly pricing: PricingPlugins,
   ) {}
 
-  static async start(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  /**
+   * Opens the store, starts the dev mint, the pool and the plugins, then listens. If any step
+   * fails, whatever already started is closed again before the error is thrown (no open store,
+   * mint or timer is left behind).
+   */
+  static async start(config: GatewayConfig, opts: GatewayOptions): Promise<Gateway> {
     const log = opts.log ?? createLogger(config.log.level, config.log.format);
-    const db = opts.db ?? (await openDb(config.store.url));
-    // The whole schema forward, in one transaction, before anything reads it (replicas: one at a time).
-    const applied = await migrate(db, ALL_MIGRATIONS).catch(async (err: unknown) => {
-      if (!opts.db) await db.close();
-      throw err;
-    });
-    if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.owner}#${m.version}`) }, 'store schema migrated');
-    const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
-    for (const b of config.backends) {
-      pool.add({ ...b, source: 'config' });
-      if (b.provider && !config.providers.some((p) => p.id === b.provider)) {
-        log.warn({ backend: b.id, provider: b.provider }, 'this provider has no key in providers[]: it earns a balance it cannot withdraw until one is set');
+    const undo: (() => Promise<void> | void)[] = [];
+    try {
+      const db = opts.db ?? (await openDb(config.store.url));
+      if (!opts.db) undo.push(() => db.close());
+      // The whole schema forward, in one transaction, before anything reads it (replicas: one at a time).
+      const applied = await migrate(db, allMigrations(opts.catalogue));
+      if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.owner}#${m.version}`) }, 'store schema migrated');
+      const pool = new BackendPool({ intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutMs, log });
+      for (const b of config.backends) pool.add({ ...b, source: 'config' });
+      undo.push(() => pool.stop());
+      const closers: (() => Promise<void>)[] = [];
+      if (config.devMint.enabled) {
+        // Before the plugins: the wallet's start-up recovery may need to reach it.
+        const { createDevMint } = await import('./devmint/index.js');
+        const mint = await createDevMint({ db, inputFeePpk: config.devMint.inputFeePpk, log: (m) => log.warn(m) });
+        undo.push(() => mint.close());
+        const url = await mint.listen(config.devMint.port, config.devMint.host);
+        log.warn({ url }, 'development mint running: its sats are NOT real money (fake Lightning)');
+        closers.push(() => mint.close());
       }
+      const metrics = opts.metrics ?? new GatewayMetrics();
+      // The trusted mints are watched when an enabled plugin takes payments at them.
+      const enabled = resolvePlugins(opts.catalogue, config);
+      const pricing: PricingPlugins = {
+        paid: enabled.some((m) => m.provides?.includes(TrustedMintsKey)),
+        rateMoves: enabled.some((m) => m.provides?.includes(RateViewKey)),
+      };
+      const mintMonitor = pricing.paid && config.payment.mints.length > 0
+        ? new MintMonitor({
+            mints: config.payment.mints,
+            intervalMs: config.payment.mintCheckSeconds * 1000,
+            timeoutMs: config.health.timeoutMs,
+            log,
+            onCheck: (mint, up) => metrics.mintUp.set({ mint }, up ? 1 : 0),
+          })
+        : undefined;
+      if (mintMonitor) undo.push(() => mintMonitor.stop());
+      // Checked at once, in the background: a dead mint never stops start-up (it is logged and /readyz says so).
+      const mintsChecked = mintMonitor?.checkAll();
+      const services = new Services();
+      const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
+      const runner = new PluginRunner(await loadPlugins(opts.catalogue, deps), db, log);
+      undo.push(() => runner.close());
+      const queue = new AdmissionQueue(pool, config.queue, {
+        depth: (n) => metrics.queueDepth.set(n),
+        waited: (seconds, outcome) => metrics.queueWait.observe({ outcome }, seconds),
+        refusedFull: () => metrics.queueRefusals.inc(),
+      });
+      pool.onChange(() => queue.pump());
+      const gw = new Gateway(config, log, db, pool, queue, runner, new Forwarder(), metrics, services, pricing);
+      undo.push(() => gw.forwarder.close());
+      gw.closers.push(...closers);
+      gw.ownsDb = !opts.db;
+      gw.mints = mintMonitor;
+      gw.accessLog = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? createLogger('info', config.log.format) : undefined);
+      await Promise.all([pool.checkAll(), mintsChecked]);
+      pool.start();
+      mintMonitor?.start();
+      gw.warnIfFixedRate();
+      await gw.listen();
+      return gw;
+    } catch (err) {
+      for (const fn of undo.reverse()) await Promise.resolve().then(fn).catch((e: unknown) => log.error({ err: e }, 'cleanup after a failed start failed'));
+      throw err;
     }
-    const closers: (() => Promise<void>)[] = [];
-    if (config.devMint.enabled) {
-      // Before the plugins: the wallet's start-up recovery may need to reach it.
-      const { createDevMint } = await import('./devmint/index.js');
-      const mint = await createDevMint({ db, inputFeePpk: config.devMint.inputFeePpk, log: (m) => log.warn(m) });
-      const url = await mint.listen(config.devMint.port, config.devMint.host);
-      log.warn({ url }, 'development mint running: its sats are NOT real money (fake Lightning)');
-      closers.push(() => mint.close());
-    }
-    const metrics = opts.metrics ?? new GatewayMetrics();
-    const mintMonitor = config.plugins.includes('payment') && config.payment.mints.length > 0
-      ? new MintMonitor({
-          mints: config.payment.mints,
-          intervalMs: config.payment.mintCheckSeconds * 1000,
-          timeoutMs: config.health.timeoutMs,
-          log,
-          onCheck: (mint, up) => metrics.mintUp.set({ mint }, up ? 1 : 0),
-        })
-      : undefined;
-    // Checked at once, in the background: a dead mint never stops start-up (it is logged and /readyz says so).
-    const mintsChecked = mintMonitor?.checkAll();
-    const services = new Services();
-    const deps: PluginDeps = { config, db, log, pool, metrics, services, now: opts.now ?? Date.now, fetch: opts.fetch ?? fetch };
-    // Providers' ledger, withdrawals and node registration come with the money (the change plugin).
-    const withProviders = config.plugins.includes('change') && !config.plugins.includes('providers') ? [...config.plugins, 'providers'] : config.plugins;
-    // Metrics are always collected (observability fails open); GET /metrics serves them.
-    const withMetrics = withProviders.includes('metrics') ? withProviders : [...withProviders, 'metrics'];
-    const names = [...withMetrics, ...pluginsEnabledByConfig(config).filter((n) => !withMetrics.includes(n))];
-    const plugins = opts.plugins ?? (await loadPlugins(names, deps));
-    const runner = new PluginRunner(plugins, db, log);
-    const queue = new AdmissionQueue(pool, config.queue, {
-      depth: (n) => metrics.queueDepth.set(n),
-      waited: (seconds, outcome) => metrics.queueWait.observe({ outcome }, seconds),
-      refusedFull: () => metrics.queueRefusals.inc(),
-    });
-    pool.onChange(() => queue.pump());
-    const gw = new Gateway(config, log, db, pool, queue, runner, new Forwarder(), metrics, services);
-    gw.closers.push(...closers);
-    gw.ownsDb = !opts.db;
-    gw.mints = mintMonitor;
-    gw.accessLog = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? createLogger('info', config.log.format) : undefined);
-    await Promise.all([pool.checkAll(), mintsChecked]);
-    pool.start();
-    mintMonitor?.start();
-    gw.warnIfFixedRate();
-    await gw.listen();
-    return gw;
   }
 
   /** Registers cleanup that runs at shutdown, after the HTTP server closed (e.g. the dev mint). */
@@ -135,14 +143,14 @@ export class Gateway {
     this.closers.push(fn);
   }
 
-  /** The oracle plugin's view of the rate in force, when it runs. */
+  /** The rate in force as a plugin that moves it (the oracle) shows it, when one runs. */
   private oracle(): RateView | undefined {
-    return this.services.find(OracleKey) satisfies RateView | undefined;
+    return this.services.find(RateViewKey);
   }
 
   /** Loud, at start-up: real ecash priced from a number in the config. */
   private warnIfFixedRate(): void {
-    const warning = fixedRateWarning(this.config, this.oracle()?.basis() ?? 'fixed_rate');
+    const warning = fixedRateWarning(this.config, this.oracle()?.basis() ?? 'fixed_rate', this.pricing);
     if (!warning) return;
     const rule = '!'.repeat(72);
     for (const line of [rule, `PRICING AT A FIXED RATE — ${warning}`, rule]) this.log.warn(line);
@@ -150,7 +158,7 @@ export class Gateway {
 
   /** What GET /readyz answers. */
   readiness() {
-    return readiness({ config: this.config, db: this.db, pool: this.pool, mints: this.mints, oracle: () => this.oracle() }).then((body) => {
+    return readiness({ config: this.config, enabled: this.pricing, db: this.db, pool: this.pool, mints: this.mints, oracle: () => this.oracle() }).then((body) => {
       if (this.draining) {
         body.status = 'not_ready';
         body.reasons.push('the gateway is shutting down');

@@ -2,11 +2,9 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
-import { loadConfig } from './config/load.js';
-import { configSpec } from './config/schema.js';
+import { configSpec, loadConfig, startGateway } from './compose.js';
 import { ConfigError, describe } from './config/spec.js';
 import { CliError, moveDevMint, oneLine } from './cli/common.js';
-import { Gateway } from './gateway.js';
 import { createLogger } from './log.js';
 
 const HELP = `owlrun — a pay-per-prompt Cashu paywall in front of Ollama, vLLM, llama.cpp and OpenAI-compatible servers
@@ -24,7 +22,8 @@ Flags:
       --host ADDR     listen on this address (overrides server.host)
       --dev-mint-port N  the development mint listens on this port (overrides devMint.port)
       --verbose       errors with their stack trace
-      --demo          also start a bundled backend simulator (model "owlrun-simulator") and use it
+      --demo          also start a bundled backend simulator (model "owlrun-simulator") and a simulated
+                      Owlrun node agent on the marketplace (model "mock:latest")
   -h, --help          this text
 
 Config keys (default in brackets):
@@ -63,8 +62,10 @@ async function main(): Promise<void> {
   if (values.demo) {
     const { startDemoBackend } = await import('./demo.js');
     config.backends = [await startDemoBackend(log)];
+    config.marketplace = { ...config.marketplace, enabled: true, openRegistration: true };
   }
-  const gateway = await Gateway.start(config, { log });
+  const gateway = await startGateway(config, { log });
+  if (values.demo) await (await import('./demo.js')).startDemoAgent(gateway.url, log);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

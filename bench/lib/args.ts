@@ -26,7 +26,9 @@ export interface BenchArgs {
   nice?: number;
   /** A tree compiled earlier (lib/compile.ts layout) to run the children from, e.g. to A/B a patch. */
   jsRoot?: string;
-  only: Set<'streams' | 'ttft' | 'rps'>;
+  only: Set<'streams' | 'ttft' | 'rps' | 'burst'>;
+  /** Streams in the burst runs (default 96). */
+  burst: number;
   /** Paid mode (bench/paid-overhead.ts): free vs paid streams, mint calls per job. */
   paid: boolean;
   /** Paid mode: sats per pre-minted token. */
@@ -58,7 +60,10 @@ export const USAGE = `usage: npm run bench -- [options]
                        e.g. --store sqlite:/tmp/owlrun-bench.db)
   --tsx                run the gateway and simulator children under tsx instead of compiled JS
   --js-root DIR        run the children from a tree compiled earlier (bench/compile-tree.ts), e.g. a patched copy
-  --only a,b           run only some of: streams, ttft, rps
+  --only a,b           run only some of: streams, ttft, rps, burst
+  --burst N            streams sent at once in the burst runs (default 96): one node with the kind's
+                       default maxConcurrent, and one with maxConcurrent N/3 (the queue's waits)
+  non-streaming req/s is driven by wrk when installed (apt-get install wrk), pinned with the client
 
 paid mode (also: node --import tsx bench/paid-overhead.ts [options]):
   --paid               a dev mint (own process), a plain gateway [], a free gateway with --plugins
@@ -71,7 +76,7 @@ paid mode (also: node --import tsx bench/paid-overhead.ts [options]):
   --mint-parallel N    paid mode: tokens minted concurrently before the timed part (default 8)
   --gap-ms N           paid mode: idle ms after each TTFT request, so the paid gateway's background
                        work (unblinding, blinding pool refill) does not land on the next request (default 50)
-  --only a,b           paid mode: ttft, streams
+  --only a,b           paid mode: ttft, streams, burst (16 paid streams at once)
 `;
 
 export function int(name: string, v: string | undefined, dflt: number, min = 1): number {
@@ -107,6 +112,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'mint-parallel': { type: 'string' },
       'ttft-warmup': { type: 'string' },
       'gap-ms': { type: 'string' },
+      burst: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -121,7 +127,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const only = list(values.only);
   const paid = values.paid === true;
   if (paid && values.store !== undefined) throw new Error('--store: paid mode runs three gateways, each on its own in-memory store');
-  const parts = paid ? ['streams', 'ttft'] : ['streams', 'ttft', 'rps'];
+  const parts = paid ? ['streams', 'ttft', 'burst'] : ['streams', 'ttft', 'rps', 'burst'];
   for (const o of only) if (!parts.includes(o)) throw new Error(`--only: unknown part "${o}"`);
   return {
     kind,
@@ -142,7 +148,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     store: values.store,
     runtime: values.tsx ? 'tsx' : 'js',
     jsRoot: values['js-root'],
-    only: new Set((only.length ? only : parts) as ('streams' | 'ttft' | 'rps')[]),
+    only: new Set((only.length ? only : parts) as ('streams' | 'ttft' | 'rps' | 'burst')[]),
+    burst: int('burst', values.burst, paid ? 16 : 96),
     paid,
     tokenSats: int('token-sats', values['token-sats'], 64),
     mintParallel: int('mint-parallel', values['mint-parallel'], 8),

@@ -61,9 +61,14 @@ export function renice(pid: number, nice: number | undefined): boolean {
   }
 }
 
+/** The servers a client can be pointed at: the backend itself, a bare http-proxy, the gateway. */
+export type Side = 'direct' | 'bare' | 'gateway';
+
 export interface BenchEnv {
   sim: ChildProc;
   gw: ChildProc;
+  /** A bare http-proxy passthrough in front of the simulator (bench/bare-proxy-process.ts). */
+  bare?: ChildProc;
   model: string;
   kind: SimKind;
   close(): Promise<void>;
@@ -79,40 +84,55 @@ export function startGateway(
   name: string,
   backend: { kind: SimKind; url: string; model: string },
   partial: Record<string, unknown>,
-  o: { cpus?: string; nodeArgs?: string[]; jsRoot?: string },
+  o: { cpus?: string; nodeArgs?: string[]; jsRoot?: string; maxConcurrent?: number | 'default' },
 ): Promise<ChildProc> {
+  // By default maxConcurrent far above the client's concurrency: overhead, not queueing.
+  const cap = o.maxConcurrent ?? 4096;
   const config = {
     ...partial,
-    // maxConcurrent far above the client's concurrency: the bench measures overhead, not queueing.
-    backends: [{ id: 'sim', kind: backend.kind, url: backend.url, models: [backend.model], maxConcurrent: 4096 }],
+    backends: [{ id: 'sim', kind: backend.kind, url: backend.url, models: [backend.model], ...(cap === 'default' ? {} : { maxConcurrent: cap }) }],
   };
   return ChildProc.start(name, 'gateway-process.ts', config, { cpus: o.cpus, nodeArgs: o.nodeArgs, jsRoot: o.jsRoot });
 }
 
+/** The simulator, the gateway and a bare http-proxy, both proxies pinned to the gateway's CPU. */
 export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
   const { sim, model } = await startSim(o);
-  let gw: ChildProc;
+  let gw: ChildProc | undefined;
+  let bare: ChildProc | undefined;
   try {
     gw = await startGateway('gateway', { kind: o.kind, url: sim.url, model }, o.gatewayConfig, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
+    bare = await ChildProc.start('bare-proxy', 'bare-proxy-process.ts', { target: sim.url }, { cpus: o.pins.gateway, jsRoot: o.jsRoot });
   } catch (err) {
+    await gw?.stop();
     await sim.stop();
     throw err;
   }
+  const g = gw;
   return {
     sim,
-    gw,
+    gw: g,
+    bare,
     model,
     kind: o.kind,
     close: async () => {
-      await gw.stop();
+      await bare?.stop();
+      await g.stop();
       await sim.stop();
     },
   };
 }
 
+/** The process serving a side (the one whose CPU a run measures as the proxy's). */
+export function serverOf(env: BenchEnv, side: Side): ChildProc {
+  if (side === 'direct') return env.sim;
+  if (side === 'bare') return env.bare ?? env.gw;
+  return env.gw;
+}
+
 /** A chat request in the kind's streaming dialect: Ollama native NDJSON, or OpenAI SSE. */
-export function chatTarget(env: BenchEnv, side: 'direct' | 'gateway', stream: boolean): Target {
-  return chatTargetAt(side, side === 'direct' ? env.sim.url : env.gw.url, env.kind, env.model, stream);
+export function chatTarget(env: BenchEnv, side: Side, stream: boolean): Target {
+  return chatTargetAt(side, serverOf(env, side).url, env.kind, env.model, stream);
 }
 
 /** The same chat request against any server (`extra`: per-request headers, terminal marker…). */

@@ -34,7 +34,11 @@ export interface Outcome {
   error?: string;
   /** The last ≤256 bytes of the body (latin1), e.g. to read a paid stream's change event. */
   tail?: string;
+  /** ms the request waited in the gateway's admission queue (its `Server-Timing: queue;dur=`). */
+  queueMs?: number;
 }
+
+const QUEUE_TIMING = /(?:^|,)\s*queue;dur=([\d.]+)/;
 
 const TERMINAL: Record<Framing, string | undefined> = { sse: 'data: [DONE]', ndjson: '"done":true', json: undefined };
 /** A content delta with at least one character: OpenAI `delta.content`, Ollama `message.content`. */
@@ -67,6 +71,8 @@ export function send(agent: http.Agent, target: Target, opts: { ttft?: boolean }
       },
       (res) => {
         const status = res.statusCode ?? 0;
+        const timing = QUEUE_TIMING.exec(String(res.headers['server-timing'] ?? ''));
+        const queueMs = timing ? Number(timing[1]) : undefined;
         let bytes = 0;
         let prev: Buffer | undefined;
         let last: Buffer | undefined;
@@ -89,7 +95,7 @@ export function send(agent: http.Agent, target: Target, opts: { ttft?: boolean }
           if (status !== 200) error = `HTTP ${status}: ${tail.slice(0, 160)}`;
           else if (marker !== undefined && !tail.includes(marker)) error = `no terminal marker ${marker}`;
           else if (bytes === 0) error = 'empty body';
-          done({ ok: error === undefined, status, bytes, ttftMs, error, tail });
+          done({ ok: error === undefined, status, bytes, ttftMs, error, tail, queueMs });
         });
         res.once('error', (err) => done({ ok: false, status, bytes, error: err.message }));
         res.once('aborted', () => done({ ok: false, status, bytes, error: 'response aborted' }));

@@ -4,6 +4,7 @@ import { GOALS, mark, ok, pct, throughputDetails } from './report.js';
 import type { PairResult } from './scenarios.js';
 import { fmt, mb, median, percentile, signed } from './stats.js';
 import { markdownTable } from './table.js';
+import { burstSummary, type BurstResult } from './burst.js';
 
 /** What a paid job may add to TTFT beyond its one mint swap, over a free job on the plain gateway. */
 export const PAID_GOALS = { addedBeyondSwapMs: 3, mintCallsPerJob: 1 };
@@ -53,6 +54,8 @@ export interface PaidReport {
   premint: { count: number; sats: number; parallel: number; seconds: number; mintCpuS: number };
   ttft?: PaidTtft;
   streams?: PairResult;
+  /** n paid streams sent at once, each with a fresh token. */
+  burst?: BurstResult;
   paidStart: ProcStats;
   paidEnd: ProcStats;
   freeEnd: ProcStats;
@@ -142,6 +145,14 @@ export function renderPaidReport(r: PaidReport, a: { connections: number; stream
     rows.push([`gateway CPU per stream on ${freeName}`, '—', ms((g.cpu.gateway / ok(g)) * 1000), '—', '—']);
     details.push(...throughputDetails('streams', 'stream', p));
     details.push('streams: "other processes" counts the idle plain and paid gateways and the idle mint too (timers only)');
+  }
+
+  if (r.burst) {
+    const b = r.burst;
+    const served = b.outcomes.filter((o) => o.ok);
+    const ttft = served.map((o) => o.ttftMs).filter((x): x is number => x !== undefined);
+    rows.push([`${b.n} paid streams at once (fresh token each): served; TTFT p50 / p95`, '—', `${served.length}/${b.n}; ${fmt(percentile(ttft, 50), 0)} / ${fmt(percentile(ttft, 95), 0)} ms`, '—', `all served ${mark(served.length === b.n)}`]);
+    details.push(`paid burst: ${burstSummary(b)}; the last ended after ${fmt(b.wallMs, 0)} ms`);
   }
 
   const peakPaid = mb(r.paidEnd.maxRssBytes);

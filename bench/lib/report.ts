@@ -1,17 +1,26 @@
 // Turns the measurements into the markdown report.
+import { burstSummary, type BurstResult } from './burst.js';
 import type { ProcStats } from './protocol.js';
 import type { PairResult, SideResult, TtftResult } from './scenarios.js';
 import { fmt, mb, median, percentile, signed } from './stats.js';
 import { markdownTable } from './table.js';
 
-export const GOALS = { streamRatio: 0.8, ttftAddedMs: 2, peakRssMb: 200 };
+export const GOALS = { streamRatio: 0.9, rpsVsBare: 0.9, cpuPerStreamMs: 1.0, ttftAddedMs: 2, peakRssMb: 200 };
 
 export interface Report {
   streams?: PairResult;
   ttft?: TtftResult;
   rps?: PairResult;
+  /** wrk drove the non-streaming run (else the in-process client). */
+  rpsByWrk?: boolean;
+  /** n streams at once on one node configured with the kind's default maxConcurrent. */
+  burst?: BurstResult;
+  /** n streams at once on one node of maxConcurrent `queueCap`: the admission queue's waits. */
+  queueBurst?: BurstResult;
+  queueCap?: number;
   gatewayStart: ProcStats;
   gatewayEnd: ProcStats;
+  bareEnd?: ProcStats;
   simEnd: ProcStats;
 }
 
@@ -46,6 +55,12 @@ export function throughputDetails(name: string, unit: string, p: PairResult): st
       `gateway run: client ${pct(g.cpu.client, g.wallS)}, simulator ${pct(g.cpu.sim, g.wallS)}, gateway ${pct(g.cpu.gateway, g.wallS)}`,
     contention(name, p),
   );
+  const b = p.bare;
+  if (b) {
+    out.push(
+      `${name}: bare http-proxy ${fmt(b.perSecond)}/s (${p.all.bare?.failed ?? 0} failed), ${fmt((b.cpu.gateway / Math.max(1, ok(b))) * 1000, 3)} ms of its CPU per ${unit}; gateway/bare per round ${p.rounds.map((r) => (r.bare ? fmt(r.gateway.perSecond / r.bare.perSecond, 2) : '—')).join(', ')}`,
+    );
+  }
   return out;
 }
 
@@ -63,24 +78,38 @@ function contention(name: string, p: PairResult): string {
   );
 }
 
-export function renderReport(r: Report, a: { connections: number; streamTokens: number; kind: string }): string {
+const cpuMs = (s: SideResult | undefined, per = 1): string => (s ? `${fmt((s.cpu.gateway / ok(s)) * 1000 * per, per === 1 ? 3 : 0)} ms` : '—');
+const vsBare = (g: SideResult, b: SideResult | undefined): string => (b ? `${fmt(g.perSecond / b.perSecond, 2)}x` : '—');
+
+/** Queue waits of the requests that waited (Server-Timing), as "p50 / p95 / p99 ms (n waited)". */
+export function queueWaits(b: BurstResult): string {
+  const waits = b.outcomes.map((o) => o.queueMs).filter((q): q is number => q !== undefined);
+  if (waits.length === 0) return 'none waited';
+  return `${fmt(median(waits), 0)} / ${fmt(percentile(waits, 95), 0)} / ${fmt(percentile(waits, 99), 0)} ms (${waits.length} of ${b.n} waited)`;
+}
+
+export function renderReport(r: Report, a: { connections: number; streamTokens: number; kind: string; plugins: string[] }): string {
   const framing = a.kind === 'ollama' ? 'NDJSON' : 'SSE';
   const rows: string[][] = [];
   const details: string[] = [];
+  const plain = a.plugins.length === 0;
   const excluded = (p: PairResult): string => (p.used < p.rounds.length ? ` (${p.used}/${p.rounds.length} rounds)` : '');
   if (r.streams) {
-    const { direct: d, gateway: g } = r.streams;
+    const { direct: d, gateway: g, bare: b } = r.streams;
     const ratio = g.perSecond / d.perSecond;
-    rows.push([`streams/s (${a.connections} clients, ${a.streamTokens}-chunk ${framing})${excluded(r.streams)}`, fmt(d.perSecond), fmt(g.perSecond), `${fmt(ratio, 2)}x`, `≥${fmt(GOALS.streamRatio, 2)}x ${mark(ratio >= GOALS.streamRatio)}`]);
-    rows.push(['gateway CPU per stream', '—', `${fmt((g.cpu.gateway / ok(g)) * 1000, 3)} ms`, '—', '—']);
+    const none = r.streams.all.gateway.failed === 0;
+    const good = ratio >= GOALS.streamRatio && (!b || g.perSecond >= b.perSecond) && none;
+    rows.push([`streams/s (${a.connections} clients, ${a.streamTokens}-chunk ${framing})${excluded(r.streams)}`, fmt(d.perSecond), b ? fmt(b.perSecond) : '—', fmt(g.perSecond), `${fmt(ratio, 2)}x`, vsBare(g, b), `≥${fmt(GOALS.streamRatio, 2)}x direct, ≥ bare, none refused ${mark(good)}`]);
+    const perStream = (g.cpu.gateway / ok(g)) * 1000;
+    rows.push(['proxy CPU per stream', '—', cpuMs(b), cpuMs(g), '—', b ? `${fmt(perStream / ((b.cpu.gateway / ok(b)) * 1000), 2)}x` : '—', plain ? `≤${fmt(GOALS.cpuPerStreamMs, 1)} ms ${mark(perStream <= GOALS.cpuPerStreamMs)}` : '—']);
     details.push(...throughputDetails('streams', 'stream', r.streams));
   }
   if (r.ttft) {
     const t = r.ttft;
     const m = [median(t.direct), median(t.gateway)] as const;
     const p = [percentile(t.direct, 95), percentile(t.gateway, 95)] as const;
-    rows.push([`TTFT median (paced stream, n=${t.direct.length})`, `${fmt(m[0], 2)} ms`, `${fmt(m[1], 2)} ms`, signed(m[1] - m[0], 2, ' ms'), `≤+${GOALS.ttftAddedMs} ms ${mark(m[1] - m[0] <= GOALS.ttftAddedMs)}`]);
-    rows.push(['TTFT p95', `${fmt(p[0], 2)} ms`, `${fmt(p[1], 2)} ms`, signed(p[1] - p[0], 2, ' ms'), `≤+${GOALS.ttftAddedMs} ms ${mark(p[1] - p[0] <= GOALS.ttftAddedMs)}`]);
+    rows.push([`TTFT median (paced stream, n=${t.direct.length})`, `${fmt(m[0], 2)} ms`, '—', `${fmt(m[1], 2)} ms`, signed(m[1] - m[0], 2, ' ms'), '—', `≤+${GOALS.ttftAddedMs} ms ${mark(m[1] - m[0] <= GOALS.ttftAddedMs)}`]);
+    rows.push(['TTFT p95', `${fmt(p[0], 2)} ms`, '—', `${fmt(p[1], 2)} ms`, signed(p[1] - p[0], 2, ' ms'), '—', `≤+${GOALS.ttftAddedMs} ms ${mark(p[1] - p[0] <= GOALS.ttftAddedMs)}`]);
     if (t.failed.direct + t.failed.gateway > 0) details.push(`**ttft: ${t.failed.direct} direct and ${t.failed.gateway} gateway requests failed** (first: ${t.firstError})`);
     details.push(
       `ttft: p99 direct ${fmt(percentile(t.direct, 99), 2)} ms, gateway ${fmt(percentile(t.gateway, 99), 2)} ms`,
@@ -89,18 +118,30 @@ export function renderReport(r: Report, a: { connections: number; streamTokens: 
     );
   }
   if (r.rps) {
-    const { direct: d, gateway: g } = r.rps;
-    rows.push([`non-streaming req/s (${a.connections} keep-alive conns)${excluded(r.rps)}`, fmt(d.perSecond), fmt(g.perSecond), `${fmt(g.perSecond / d.perSecond, 2)}x`, '—']);
-    rows.push(['gateway CPU per non-streaming request', '—', `${fmt((g.cpu.gateway / ok(g)) * 1000, 3)} ms`, '—', '—']);
+    const { direct: d, gateway: g, bare: b } = r.rps;
+    const good = b !== undefined && g.perSecond >= GOALS.rpsVsBare * b.perSecond;
+    rows.push([`non-streaming req/s (${a.connections} keep-alive conns${r.rpsByWrk ? ', wrk' : ''})${excluded(r.rps)}`, fmt(d.perSecond), b ? fmt(b.perSecond) : '—', fmt(g.perSecond), `${fmt(g.perSecond / d.perSecond, 2)}x`, vsBare(g, b), `≥${fmt(GOALS.rpsVsBare, 1)}x bare ${mark(good)}`]);
+    rows.push(['proxy CPU per 1k non-streaming requests', '—', cpuMs(b, 1000), cpuMs(g, 1000), '—', '—', '—']);
     details.push(...throughputDetails('rps', 'request', r.rps));
   }
+  if (r.burst) {
+    const served = r.burst.outcomes.filter((o) => o.ok).length;
+    rows.push([`${r.burst.n}-stream burst, one node, default maxConcurrent`, '—', '—', `${served}/${r.burst.n} served`, '—', '—', `all served ${mark(served === r.burst.n)}`]);
+    details.push(`burst: ${burstSummary(r.burst)}; the last ended after ${fmt(r.burst.wallMs, 0)} ms`);
+  }
+  if (r.queueBurst) {
+    const q = r.queueBurst;
+    const served = q.outcomes.filter((o) => o.ok).length;
+    rows.push([`queue wait p50 / p95 / p99: ${q.n} streams at once, maxConcurrent ${r.queueCap}`, '—', '—', queueWaits(q), '—', '—', `all served ${mark(served === q.n)}`]);
+    details.push(`queue burst: ${burstSummary(q)}; the last ended after ${fmt(q.wallMs, 0)} ms`);
+  }
   const peak = mb(r.gatewayEnd.maxRssBytes);
-  rows.push(['gateway peak RSS', '—', `${fmt(peak)} MB`, '—', `≤${GOALS.peakRssMb} MB ${mark(peak <= GOALS.peakRssMb)}`]);
+  rows.push(['proxy peak RSS', '—', r.bareEnd ? `${fmt(mb(r.bareEnd.maxRssBytes))} MB` : '—', `${fmt(peak)} MB`, '—', '—', `≤${GOALS.peakRssMb} MB ${mark(peak <= GOALS.peakRssMb)}`]);
   details.push(
     `memory: gateway RSS idle after start ${fmt(mb(r.gatewayStart.rssBytes))} MB, at the end ${fmt(mb(r.gatewayEnd.rssBytes))} MB (heap used ${fmt(mb(r.gatewayEnd.heapUsedBytes))} MB); ` +
       `sampled peaks: V8 heap total ${fmt(mb(r.gatewayEnd.peak.heapTotalBytes))} MB, external ${fmt(mb(r.gatewayEnd.peak.externalBytes))} MB (ArrayBuffers ${fmt(mb(r.gatewayEnd.peak.arrayBuffersBytes))} MB); ` +
       `simulator peak RSS ${fmt(mb(r.simEnd.maxRssBytes))} MB`,
   );
-  const table = markdownTable(['metric', 'direct', 'gateway', 'ratio/added', 'goal'], rows);
+  const table = markdownTable(['metric', 'direct', 'bare http-proxy', 'gateway', 'gateway/direct', 'gateway/bare', 'goal'], rows);
   return `${table}\n\n${details.map((d) => `- ${d}`).join('\n')}\n`;
 }

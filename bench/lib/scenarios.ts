@@ -1,13 +1,14 @@
 // The measurements, each run against the direct backend and through the gateway.
 import { cpuSecondsBetween, procStats, waitSecondsBetween, type ProcStats } from './protocol.js';
-import type { BenchEnv } from './env.js';
+import { serverOf, type BenchEnv, type Side } from './env.js';
 import { machineBusySeconds } from './machine.js';
-import { closedLoop, ttftSeries, type LoopResult, type Target } from './load.js';
+import { closedLoop, ttftSeries, type LoopHooks, type LoopResult, type Target } from './load.js';
 
 /** CPU seconds each process spent inside the measured windows of one side. */
 export interface CpuSpent {
   client: number;
   sim: number;
+  /** The proxy under test in that run: the gateway, or the bare http-proxy in the bare runs. */
   gateway: number;
 }
 
@@ -24,12 +25,15 @@ export interface SideResult extends LoopResult {
 export interface RoundResult {
   direct: SideResult;
   gateway: SideResult;
+  bare?: SideResult;
 }
 
 export interface PairResult {
   /** Sums over the rounds in which no request failed on either side (all rounds if none was clean). */
   direct: SideResult;
   gateway: SideResult;
+  /** The bare http-proxy passthrough, when it ran. */
+  bare?: SideResult;
   /** Sums over every round. */
   all: RoundResult;
   rounds: RoundResult[];
@@ -37,7 +41,7 @@ export interface PairResult {
   used: number;
 }
 
-const clean = (r: RoundResult): boolean => r.direct.failed === 0 && r.gateway.failed === 0;
+const clean = (r: RoundResult): boolean => r.direct.failed === 0 && r.gateway.failed === 0 && (r.bare?.failed ?? 0) === 0;
 
 function sum(label: string, sides: readonly SideResult[]): SideResult {
   const out = emptySide(label);
@@ -76,8 +80,8 @@ interface Snapshot {
   atMs: number;
 }
 
-async function snapshot(env: BenchEnv): Promise<Snapshot> {
-  const [sim, gateway] = await Promise.all([env.sim.stats(), env.gw.stats()]);
+async function snapshot(env: BenchEnv, side: Side = 'gateway'): Promise<Snapshot> {
+  const [sim, gateway] = await Promise.all([env.sim.stats(), serverOf(env, side === 'direct' ? 'gateway' : side).stats()]);
   return { client: procStats(), sim, gateway, machineBusyS: machineBusySeconds(), atMs: performance.now() };
 }
 
@@ -105,6 +109,10 @@ export interface ThroughputOptions {
   durationMs: number;
   rounds: number;
   log(line: string): void;
+  /** The sides to compare (default direct and gateway); the order rotates every round. */
+  sides?: Side[];
+  /** The load generator (default closedLoop, in this process). */
+  loop?: (target: Target, connections: number, warmupMs: number, durationMs: number, hooks: LoopHooks) => Promise<LoopResult>;
 }
 
 /**
@@ -113,17 +121,21 @@ export interface ThroughputOptions {
  * average out other processes coming and going better than one long run per side. The three
  * processes' CPU time is read at the window edges.
  */
-export async function throughputPair(env: BenchEnv, make: (side: 'direct' | 'gateway') => Target, o: ThroughputOptions): Promise<PairResult> {
+export async function throughputPair(env: BenchEnv, make: (side: Side) => Target, o: ThroughputOptions): Promise<PairResult> {
   const rounds: RoundResult[] = [];
+  const all = o.sides ?? ['direct', 'gateway'];
+  const loop = o.loop ?? closedLoop;
   for (let round = 0; round < o.rounds; round++) {
-    const sides: ('direct' | 'gateway')[] = round % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
+    const shift = round % all.length;
+    const rotated = [...all.slice(shift), ...all.slice(0, shift)];
+    const sides = round % 2 === 0 ? rotated : rotated.reverse();
     const result: Partial<RoundResult> = {};
     for (const side of sides) {
       let before: Snapshot | undefined;
       let after: Snapshot | undefined;
-      const r = await closedLoop(make(side), o.connections, round === 0 ? o.warmupMs : o.rewarmMs, o.durationMs, {
-        beforeWindow: async () => void (before = await snapshot(env)),
-        afterWindow: async () => void (after = await snapshot(env)),
+      const r = await loop(make(side), o.connections, round === 0 ? o.warmupMs : o.rewarmMs, o.durationMs, {
+        beforeWindow: async () => void (before = await snapshot(env, side)),
+        afterWindow: async () => void (after = await snapshot(env, side)),
       });
       const spent = spentBetween(before!, after!);
       result[side] = sum(side, [{ ...r, ...spent }]);
@@ -133,10 +145,12 @@ export async function throughputPair(env: BenchEnv, make: (side: 'direct' | 'gat
   }
   const good = rounds.filter(clean);
   const used = good.length > 0 ? good : rounds;
+  const bare = all.includes('bare');
   return {
     direct: sum('direct', used.map((r) => r.direct)),
     gateway: sum('gateway', used.map((r) => r.gateway)),
-    all: { direct: sum('direct', rounds.map((r) => r.direct)), gateway: sum('gateway', rounds.map((r) => r.gateway)) },
+    bare: bare ? sum('bare', used.map((r) => r.bare!)) : undefined,
+    all: { direct: sum('direct', rounds.map((r) => r.direct)), gateway: sum('gateway', rounds.map((r) => r.gateway)), bare: bare ? sum('bare', rounds.map((r) => r.bare!)) : undefined },
     rounds,
     used: used.length,
   };

@@ -1,6 +1,7 @@
 import { GatewayError, errorBody } from '../../src/errors.js';
 import { bearer, KeyRing } from '../../src/http/keys.js';
-import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
+import { CONTINUE, type PluginHooks, type Verdict } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 
 declare module '../../src/pipeline/job.js' {
@@ -13,12 +14,10 @@ declare module '../../src/pipeline/job.js' {
  * API keys (`auth.required`): checked first, before anything touches the payment token, so a
  * 401 leaves the client's ecash untouched. With `required: false` the ecash is the credential.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const ring = new KeyRing(deps.config.auth.apiKeys);
   const required = deps.config.auth.required;
   return {
-    name: 'auth',
-    priority: 1000,
     async onRequest(job): Promise<Verdict> {
       const presented = bearer(job.headers.authorization);
       const keyId = ring.match(presented);
@@ -33,3 +32,5 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+export const manifest = definePlugin({ name: 'auth', priority: 1000, create });

@@ -2,21 +2,18 @@ import { errorBody } from '../../src/errors.js';
 import { settleOrphans } from '../../src/money/recovery.js';
 import { moneyServices } from '../../src/money/services.js';
 import { settleMoney } from '../../src/money/settle.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { BillsKey } from '../metering/state.js';
+import { PaymentsKey } from '../payment/state.js';
+import { settlements, SettlementsKey } from './state.js';
 import type { Job } from '../../src/pipeline/job.js';
 
 const HEARTBEAT_MS = 10_000;
 const RECONCILE_MS = 30_000;
 /** A claim unanswered for this long is settled by the reconciler (the wallet restored it first). */
 const IN_DOUBT_AGE_MS = 60_000;
-
-declare module '../../src/pipeline/job.js' {
-  interface PluginStates {
-    /** What the settled job cost and gave back. */
-    change?: { changeSats: number; costSats: number };
-  }
-}
 
 export interface ChangeEvent {
   type: 'cashu_change';
@@ -37,9 +34,12 @@ export function changeEventBytes(format: Job['format'], ev: ChangeEvent): Buffer
  * stream's last event or in X-Cashu-Change, and by receipt at GET /v1/change/{receipt}.
  * At start-up, and then periodically, settles jobs a stopped process or a lost claim left open.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const money = await moneyServices(deps);
   const ttl = deps.config.payment.receiptTtl;
+  deps.services.provide(SettlementsKey, settlements);
+  const paymentOf = (job: Job) => deps.services.find(PaymentsKey)?.of(job);
+  const bills = deps.services.get(BillsKey);
   const running = new Set<string>();
 
   // On the embedded store this process is alone: whatever a previous one left is resolved now.
@@ -59,10 +59,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   }, HEARTBEAT_MS).unref();
 
   return {
-    name: 'change',
-    priority: 700,
     /** An unpaid job has nothing to settle in the store. */
-    settlesWithoutStore: (job) => job.state.payment === undefined,
+    settlesWithoutStore: (job) => paymentOf(job) === undefined,
 
     async onRequest(job) {
       running.add(job.id);
@@ -71,10 +69,10 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
     async onSettle(job, s) {
       running.delete(job.id);
-      const p = job.state.payment;
+      const p = paymentOf(job);
       if (!p) return;
-      const bill = job.state.metering?.bill ?? { costSats: 0, gatewaySats: 0, providerSats: 0 };
-      const usage = job.state.metering?.usage;
+      const bill = bills.bill(job) ?? { costSats: 0, gatewaySats: 0, providerSats: 0 };
+      const usage = bills.usage(job);
       const { changeSats, token } = await settleMoney(s.sql, money, {
         jobId: job.id,
         format: p.format,
@@ -125,3 +123,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** Settles paid jobs with their change; the providers' ledger and withdrawals come with it. */
+export const manifest = definePlugin({ name: 'change', priority: 700, needs: [BillsKey], uses: [PaymentsKey], provides: [SettlementsKey], create });

@@ -6,9 +6,16 @@ import { parseJsonObject, readBody } from '../../src/http/body.js';
 import { bearer, ProviderKeyDirectory } from '../../src/http/keys.js';
 import { refuseUpgrade, type UpgradeRoutes } from '../../src/http/upgrade.js';
 import { moneyServices } from '../../src/money/services.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
+import type { InferFields } from '../../src/config/spec.js';
+import { SettlementsKey } from '../change/state.js';
+import { BillsKey } from '../metering/state.js';
+import { PaymentsKey } from '../payment/state.js';
+import type { providersConfig } from '../providers/config.js';
+import { marketplaceConfig } from './config.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
-import { keyDigest, MarketplaceAccounts } from './accounts.js';
+import { keyDigest, MARKETPLACE_MIGRATIONS, MarketplaceAccounts } from './accounts.js';
 import { heartbeatAck } from './ack.js';
 import { MarketplaceMetrics } from './metrics.js';
 import { AGENT_KEY, isAgentRegistration, parseAgentRegistration, ProviderKeys, RegistrationError } from './registration.js';
@@ -29,7 +36,7 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
  * which AgentTransport turns into the same upstream byte stream an HTTP backend gives.
  * Switched on by `marketplace.enabled`.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof marketplaceConfig> & InferFields<typeof providersConfig>>): Promise<PluginHooks> {
   const { config, db, pool } = deps;
   const log = deps.log.child({ plugin: 'marketplace' });
   const m = config.marketplace;
@@ -45,7 +52,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       return provider ? { provider, payoutFormat: 'A-padded' } : undefined;
     },
   });
-  const money = config.plugins.includes('change') ? await moneyServices(deps) : undefined;
+  // With settlement (change) running, heartbeats report the node's earnings from the books.
+  const money = deps.services.has(SettlementsKey) ? await moneyServices(deps) : undefined;
 
   let metrics: MarketplaceMetrics | undefined;
   const transport = new AgentTransport({
@@ -86,9 +94,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   };
 
   return {
-    name: 'marketplace',
-    // Before providers (500): its POST /v1/gateway/register takes the agent's body and passes the rest on.
-    priority: 550,
     settlesWithoutStore: true,
 
     routes(router) {
@@ -134,9 +139,10 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     async onSettle(job, s) {
       const node = job.node;
       if (node?.transport !== transport) return;
-      const usage = job.state.metering?.usage;
-      const bill = job.state.metering?.bill;
-      const btcUsd = job.state.quote?.btcUsd ?? 0;
+      const bills = deps.services.find(BillsKey);
+      const usage = bills?.usage(job);
+      const bill = bills?.bill(job);
+      const btcUsd = deps.services.find(PaymentsKey)?.quote(job)?.btcUsd ?? 0;
       s.afterCommit(() =>
         transport.complete(node.id, job.id, job.model, {
           tokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
@@ -151,3 +157,17 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/**
+ * Switched on by `marketplace.enabled` (not by `plugins:`). Before providers (500): its
+ * POST /v1/gateway/register takes the agent's body and passes the rest on.
+ */
+export const manifest = definePlugin({
+  name: 'marketplace',
+  priority: 550,
+  config: marketplaceConfig,
+  enabledBy: (config) => config.marketplace.enabled,
+  migrations: [MARKETPLACE_MIGRATIONS],
+  uses: [SettlementsKey, BillsKey, PaymentsKey],
+  create,
+});

@@ -1,6 +1,6 @@
 import { errorBody, GatewayError } from '../../src/errors.js';
 import { KeyRing } from '../../src/http/keys.js';
-import type { GatewayConfig } from '../../src/config/types.js';
+import type { KeyEntry } from '../../src/config/types.js';
 import type { MarketplaceAccounts } from './accounts.js';
 
 /** The keys the agent makes for itself: owlr_prov_ + 48 lowercase hex. */
@@ -60,7 +60,7 @@ export class ProviderKeys {
   private readonly configured: KeyRing;
 
   constructor(
-    private readonly config: GatewayConfig,
+    private readonly config: { providers: readonly KeyEntry[]; marketplace: { openRegistration: boolean } },
     private readonly accounts: MarketplaceAccounts,
   ) {
     this.configured = new KeyRing(config.providers);

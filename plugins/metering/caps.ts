@@ -2,7 +2,7 @@ import type { BackendKind } from '../../src/config/types.js';
 import type { RouteKind } from '../../src/pipeline/job.js';
 
 // Caps the output length to what the payment covers, with each server's own parameter names
-// (wire-formats.md §5.9). Returns true when the body changed.
+// (docs/backends.md, "Capping output"). Returns true when the body changed.
 
 const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined);
 

@@ -1,35 +1,18 @@
-import type { Bill, Quote } from '../../src/billing/billing.js';
 import { estimatePromptTokens } from '../../src/billing/estimate.js';
 import type { Progress } from '../../src/ledger/jobs.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
-import { CONTINUE, type GatewayPlugin } from '../../src/pipeline/plugin.js';
+import { CONTINUE, type PluginHooks } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { PaymentsKey } from '../payment/state.js';
+import { bills, BillsKey, type MeteringState } from './state.js';
 import { DROP, PASS, type StreamAction, type StreamEvent } from '../../src/stream/event.js';
 import { capOutput, outputCap, requestUsage } from './caps.js';
-import { clampUsage, type DisputeKind } from './trust.js';
-import { UsageCounter, type Usage } from './usage.js';
+import { clampUsage } from './trust.js';
+import { UsageCounter } from './usage.js';
 
-export interface MeteringState {
-  counter: UsageCounter;
-  /** Completion tokens the payment buys (undefined: unpaid job, no budget). */
-  maxTokens?: number;
-  /** The gateway asked for stream usage the client did not: the usage chunk is taken out again. */
-  injectedUsage: boolean;
-  cut: boolean;
-  usage?: Usage;
-  /** Reported counts an untrusted node was not paid for (billed at the gateway's own count instead). */
-  disputes?: DisputeKind[];
-  bill?: Bill;
-}
-
-declare module '../../src/pipeline/job.js' {
-  interface PluginStates {
-    metering?: MeteringState;
-    /** The job's price, fixed by the payment plugin when the job is accepted. */
-    quote?: Quote;
-  }
-}
+export type { MeteringState } from './state.js';
 
 const FLUSH_MS = 500;
 const BILLED_OUTCOMES = new Set(['ok', 'cut', 'backend_failed', 'client_gone']);
@@ -45,8 +28,12 @@ function soFar(st: MeteringState, job: Job): number {
  * estimate, never zero for delivered output). Delivered-token progress of paid jobs is
  * journaled every FLUSH_MS in one batch, so a killed gateway can bill what was delivered.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const money = await moneyServices(deps);
+  deps.services.provide(BillsKey, bills);
+  // Unpaid jobs (no payment plugin, or no token) are counted but have no budget and no bill.
+  const paymentOf = (job: Job) => deps.services.find(PaymentsKey)?.of(job);
+  const quoteOf = (job: Job) => deps.services.find(PaymentsKey)?.quote(job);
   const running = new Map<string, { st: MeteringState; job: Job }>();
   const flushed = new Map<string, number>();
   const timer = setInterval(() => {
@@ -64,8 +51,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     job.format === 'ndjson' ? Buffer.from(JSON.stringify({ model: job.model, created_at: new Date().toISOString(), done: true, done_reason: 'length' }) + '\n') : undefined;
 
   return {
-    name: 'metering',
-    priority: 800,
     settlesWithoutStore: true,
 
     async onRequest(job) {
@@ -75,17 +60,16 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
 
     transformRequest(job) {
       const st = job.state.metering!;
-      const kind = job.candidates[0]?.kind ?? 'openai';
-      const payment = job.state.payment;
-      if (payment && job.state.quote) {
-        st.maxTokens = money.billing.budget(job.state.quote, payment.held);
+      const kind = job.node?.kind ?? job.candidates[0]?.kind ?? 'openai';
+      const payment = paymentOf(job);
+      const quote = quoteOf(job);
+      if (payment && quote) {
+        st.maxTokens = money.billing.budget(quote, payment.held);
         if (capOutput(job.body, job.route, kind, st.maxTokens)) job.bodyChanged = true;
         running.set(job.id, { st, job });
       }
-      if (requestUsage(job.body, job.route, kind)) {
-        st.injectedUsage = true;
-        job.bodyChanged = true;
-      }
+      st.injectedUsage = requestUsage(job.body, job.route, kind);
+      if (st.injectedUsage) job.bodyChanged = true;
     },
 
     onStreamEvent(ev: StreamEvent, job): StreamAction {
@@ -106,7 +90,7 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
       running.delete(job.id);
       flushed.delete(job.id);
       if (!st) return;
-      const q = job.state.quote;
+      const q = quoteOf(job);
       let usage = st.counter.result(q?.promptEstimate ?? 0);
       if (st.maxTokens !== undefined && usage.completionTokens > st.maxTokens) usage.completionTokens = st.maxTokens;
       const node = job.node;
@@ -130,10 +114,10 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         }
       }
       st.usage = usage;
-      const payment = job.state.payment;
+      const payment = paymentOf(job);
       if (!payment || !q) return;
       // A stream that ended normally but only carried the backend's error (vLLM sends its error
-      // event, then [DONE]) produced nothing: never charged (CONTRACT: failed before output).
+      // event, then [DONE]) produced nothing: never charged (docs/public-interface.md: failed before output).
       const billable = BILLED_OUTCOMES.has(s.outcome) && (usage.completionTokens > 0 || (s.outcome === 'ok' && !st.counter.sawError));
       st.bill = billable ? money.billing.bill(q, usage.promptTokens, usage.completionTokens, payment.held) : { costSats: 0, gatewaySats: 0, providerSats: 0 };
     },
@@ -143,3 +127,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** Counts every job; bills paid ones (for the payment plugin, when it runs). */
+export const manifest = definePlugin({ name: 'metering', priority: 800, uses: [PaymentsKey], provides: [BillsKey], create });

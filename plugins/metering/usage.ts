@@ -2,7 +2,7 @@ import { countTextTokens } from '../../src/billing/estimate.js';
 import type { StreamEvent } from '../../src/stream/event.js';
 
 // Reads token counts and delivered text out of every response shape the backends send
-// (wire-formats.md §5.6): OpenAI `usage` (last non-zero wins: vLLM continuous usage is
+// (docs/backends.md, "Where the token counts are"): OpenAI `usage` (last non-zero wins: vLLM continuous usage is
 // cumulative), llama.cpp `timings`, Ollama `prompt_eval_count`/`eval_count` (missing = 0).
 
 type Obj = Record<string, unknown>;

@@ -1,13 +1,16 @@
-import type { Job, Settlement } from '../../src/pipeline/job.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { Settlement } from '../../src/pipeline/job.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
+import { SettlementsKey, type ChangeState } from '../change/state.js';
+import { BillsKey } from '../metering/state.js';
+import { PaymentsKey } from '../payment/state.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
 import { MoneyKey } from '../../src/money/services.js';
 import { OracleKey, type OracleMetrics } from '../oracle/index.js';
 
 /** How a job ended, for owlrun_jobs_total: `refunded` = claimed, then nothing charged. */
-function outcomeOf(job: Job, s: Settlement): string {
-  const paid = job.state.payment !== undefined;
-  if (paid && (job.state.change?.costSats ?? 0) === 0 && s.outcome !== 'ok') return 'refunded';
+function outcomeOf(s: Settlement, paid: boolean, change: ChangeState | undefined): string {
+  if (paid && (change?.costSats ?? 0) === 0 && s.outcome !== 'ok') return 'refunded';
   return s.outcome;
 }
 
@@ -16,7 +19,7 @@ function outcomeOf(job: Job, s: Settlement): string {
  * and the gauges read at scrape time: backends, wallet holdings, balances, the oracle's rate.
  * Always loaded: observability fails open and never changes a response.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const m = deps.metrics;
   m.onCollect(() => {
     m.backendUp.reset();
@@ -51,15 +54,14 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   });
 
   return {
-    name: 'metrics',
-    priority: 100,
     settlesWithoutStore: true,
     async onSettle(job, s) {
-      const outcome = outcomeOf(job, s);
-      const usage = job.state.metering?.usage;
-      const payment = job.state.payment;
-      const change = job.state.change;
-      const bill = job.state.metering?.bill;
+      const bills = deps.services.find(BillsKey);
+      const usage = bills?.usage(job);
+      const bill = bills?.bill(job);
+      const payment = deps.services.find(PaymentsKey)?.of(job);
+      const change = deps.services.find(SettlementsKey)?.of(job);
+      const outcome = outcomeOf(s, payment !== undefined, change);
       s.afterCommit(() => {
         m.jobs.inc({ outcome });
         if (usage && (usage.promptTokens > 0 || usage.completionTokens > 0) && s.delivered) {
@@ -81,3 +83,12 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** Always runs: observability fails open. Reads what the money plugins and the oracle provide, when they run. */
+export const manifest = definePlugin({
+  name: 'metrics',
+  priority: 100,
+  implied: 'always',
+  uses: [BillsKey, PaymentsKey, SettlementsKey, OracleKey, MoneyKey],
+  create,
+});

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BroadcastConfig } from '../../src/config/types.js';
+import type { BroadcastConfig } from './config.js';
 import { ConfigError } from '../../src/config/spec.js';
 import { GatewayError } from '../../src/errors.js';
 import type { Db } from '../../src/store/db.js';

@@ -6,12 +6,17 @@ import { parseJsonObject, readBody } from '../../src/http/body.js';
 import type { RouteScopes } from '../../src/http/scopes.js';
 import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
 import { serviceKey } from '../../src/pipeline/services.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
-import { Broadcasts, view } from './broadcasts.js';
+import type { InferFields } from '../../src/config/spec.js';
+import { oracleConfig } from './config.js';
+import { RateViewKey } from '../../src/ops/readiness.js';
+import { TrustedMintsKey } from '../../src/cashu/mint-monitor.js';
+import { Broadcasts, BROADCASTS_MIGRATIONS, view } from './broadcasts.js';
 import { Oracle } from './oracle.js';
-import { DAY_MS, OracleRepo } from './samples.js';
+import { DAY_MS, ORACLE_MIGRATIONS, OracleRepo } from './samples.js';
 import { rateBody } from './view.js';
 
 export { FORMULA } from './view.js';
@@ -40,7 +45,7 @@ function checkSources(config: GatewayConfig): void {
  *   GET /v1/oracle/samples (the samples behind the rate in force);
  * - GET /v1/broadcasts, POST /admin/broadcasts, DELETE /admin/broadcasts/{id} (admin key).
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof oracleConfig>>): Promise<PluginHooks> {
   const { config, db, log, pool } = deps;
   const now = deps.now;
 
@@ -64,15 +69,14 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   money.billing.setRateSource(oracle);
   deps.services.provide(QuotedRateKey, money.billing);
   deps.services.provide(OracleKey, oracle);
+  deps.services.provide(RateViewKey, oracle);
 
   return {
-    name: 'oracle',
-    priority: 600,
 
     routes(router: Router, { admin }: RouteScopes) {
       router.get('/v1/oracle/rate', (ctx) => {
         ctx.set('cache-control', 'no-store');
-        ctx.body = rateBody(oracle, config, pool, config.oracle.intervalSeconds);
+        ctx.body = rateBody(oracle, config, pool, config.oracle.intervalSeconds, deps.services.has(TrustedMintsKey));
       });
 
       router.get('/v1/oracle/samples', async (ctx) => {
@@ -115,3 +119,13 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** The BTC/USD rate new jobs are quoted at (for payment, when it runs) and the announcements. */
+export const manifest = definePlugin({
+  name: 'oracle',
+  priority: 600,
+  config: oracleConfig,
+  migrations: [ORACLE_MIGRATIONS, BROADCASTS_MIGRATIONS],
+  provides: [OracleKey, QuotedRateKey, RateViewKey],
+  create,
+});

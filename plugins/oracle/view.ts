@@ -75,12 +75,12 @@ export function providerShareMin(config: GatewayConfig): number {
   return Number(10000n - bps) / 10000;
 }
 
-export function rateBody(oracle: Oracle, config: GatewayConfig, pool: BackendPool, intervalSeconds: number) {
+export function rateBody(oracle: Oracle, config: GatewayConfig, pool: BackendPool, intervalSeconds: number, paid: boolean) {
   const now = oracle.now();
   const cur = oracle.current();
   const prev = oracle.previous();
   const last = oracle.latestSample();
-  const warning = fixedRateWarning(config, cur.basis);
+  const warning = fixedRateWarning(config, cur.basis, { paid, rateMoves: true });
   return {
     ...rateFields(cur),
     warnings: warning ? [warning] : [],

@@ -1,33 +1,20 @@
 import { Billing } from '../../src/billing/billing.js';
 import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
-import type { InspectedToken, TokenFormat } from '../../src/cashu/types.js';
+import { TrustedMintsKey } from '../../src/cashu/mint-monitor.js';
+import type { InspectedToken } from '../../src/cashu/types.js';
+import { ConfigError } from '../../src/config/spec.js';
 import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
 import { QuotedRateKey } from '../../src/models.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
-import { CONTINUE, type GatewayPlugin, type Verdict } from '../../src/pipeline/plugin.js';
+import { CONTINUE, type PluginHooks, type Verdict } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import { BillsKey } from '../metering/state.js';
+import { SettlementsKey } from '../change/state.js';
+import { payments, PaymentsKey } from './state.js';
 import { paymentRequest } from './challenge.js';
 import { receiptOf } from './receipt.js';
-
-export interface PaymentState {
-  /** The job's change receipt (bearer: never logged). */
-  receipt: string;
-  /** What the client's token was worth. */
-  tokenSats: number;
-  /** NUT-02 input fee the mint kept at the claim (the client's). */
-  fee: number;
-  /** Sats the gateway holds for this job: tokenSats − fee. */
-  held: number;
-  format: TokenFormat;
-  mint: string;
-}
-
-declare module '../../src/pipeline/job.js' {
-  interface PluginStates {
-    payment?: PaymentState;
-  }
-}
 
 /** Refusals after which the client's token is still spendable: it is echoed back untouched. */
 const ECHO_TOKEN = new Set<ErrorCode>(['cashu_mint_untrusted', 'cashu_unit_unsupported', 'cashu_amount_too_low', 'cashu_keyset_unknown', 'cashu_mint_unreachable', 'no_backend_for_model', 'backend_unavailable']);
@@ -36,13 +23,15 @@ const ECHO_TOKEN = new Set<ErrorCode>(['cashu_mint_untrusted', 'cashu_unit_unsup
  * X-Cashu: check the token (nothing claimed), check the model can run, then claim it in ONE
  * mint swap before the job. Fails closed: no claim, no inference.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps): Promise<PluginHooks> {
   const money = await moneyServices(deps);
   const mints = deps.config.payment.mints;
   // Build the tokenizer now, not on the first paid request (~100 ms).
   money.billing.quote('warm-up', { prompt: 'warm up' });
   if (mints.length === 0) throw new Error('payment: payment.mints lists no trusted mint');
   deps.services.provide(QuotedRateKey, money.billing);
+  deps.services.provide(PaymentsKey, payments);
+  deps.services.provide(TrustedMintsKey, mints);
 
   const refuse = (job: Job, code: ErrorCode, opts: { echo?: string; amount?: number; message?: string } = {}): Verdict => {
     const err = new GatewayError(code, opts.message);
@@ -54,8 +43,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   };
 
   return {
-    name: 'payment',
-    priority: 900,
 
     async onRequest(job): Promise<Verdict> {
       const quote = money.billing.quote(job.model, job.body);
@@ -131,3 +118,15 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** A claimed payment must be billed (metering) and settled with its change (change). */
+export const manifest = definePlugin({
+  name: 'payment',
+  priority: 900,
+  needs: [BillsKey, SettlementsKey],
+  provides: [PaymentsKey, QuotedRateKey, TrustedMintsKey],
+  check(config) {
+    if (config.payment.mints.length === 0) throw new ConfigError('payment.mints', 'the payment plugin needs at least one trusted mint');
+  },
+  create,
+});

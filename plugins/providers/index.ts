@@ -5,8 +5,11 @@ import { GATEWAY_ACCOUNT, providerAccount } from '../../src/ledger/jobs.js';
 import { RegistrationsRepo } from '../../src/ledger/registrations.js';
 import { WithdrawalsRepo, type WithdrawalRow } from '../../src/ledger/withdrawals.js';
 import { moneyServices } from '../../src/money/services.js';
-import type { GatewayPlugin } from '../../src/pipeline/plugin.js';
+import type { PluginHooks } from '../../src/pipeline/plugin.js';
+import { definePlugin } from '../../src/pipeline/manifest.js';
 import type { PluginDeps } from '../../src/pipeline/registry.js';
+import type { InferFields } from '../../src/config/spec.js';
+import { dropEmptyKeys, providersConfig } from './config.js';
 import type { SqlExecutor } from '../../src/store/db.js';
 import type { PayoutFormat } from '../../src/cashu/token-format.js';
 import { GatewayError } from '../../src/errors.js';
@@ -98,9 +101,14 @@ export function withdrawalView(w: WithdrawalRow): Record<string, unknown> {
  * - GET /admin/ledger: held sats = gateway + providers + sats of jobs not settled yet.
  * Loaded automatically with the change plugin.
  */
-export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
+export async function create(deps: PluginDeps<InferFields<typeof providersConfig>>): Promise<PluginHooks> {
   const { config, db, pool, metrics } = deps;
   const log = deps.log.child({ plugin: 'providers' });
+  for (const b of config.backends) {
+    if (b.provider && !config.providers.some((p) => p.id === b.provider)) {
+      deps.log.warn({ backend: b.id, provider: b.provider }, 'this provider has no key in providers[]: it earns a balance it cannot withdraw until one is set');
+    }
+  }
   const now = deps.now;
   const money = await moneyServices(deps);
   const withdrawals = new WithdrawalsRepo(db);
@@ -135,8 +143,8 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
   const balanceOf = async (account: string, sql: SqlExecutor = db) => {
     const b = await money.jobs.balance(account);
     const available = await withdrawals.available(sql, account);
-    const withdrawn = await sql.get<{ s: number | null }>(`SELECT CAST(SUM(debited_sats) AS BIGINT) AS s FROM withdrawals WHERE account = ? AND state IN ('done', 'failed')`, [account]);
-    return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: Number(withdrawn?.s ?? 0) };
+    const withdrawn = await withdrawals.withdrawn(sql, account);
+    return { balance_sats: Number(b.balance_sats), earned_sats: Number(b.earned_sats), jobs: Number(b.jobs), available_sats: Math.max(0, available), withdrawn_sats: withdrawn };
   };
 
   const withdrawEcash = async (account: string, body: Record<string, unknown>, defaultFormat?: PayoutFormat) => {
@@ -166,37 +174,31 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     return { since: new Date(since).toISOString().slice(0, 10), days: e.rows, totals: e.totals };
   };
 
+  /** The operator's books, one consistent read: each table's owner answers for its sums. */
   const ledger = () =>
     db.tx(async (sql) => {
-      const n = async (q: string, params: (string | number)[] = []) => Number((await sql.get<{ s: number | null }>(q, params))?.s ?? 0);
-      const heldProofs = await n(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_proofs WHERE state = 'held'`);
-      const reserved = await n(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_proofs WHERE state = 'reserved'`);
-      const signed = await n(`SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS s FROM wallet_outputs WHERE state = 'signed'`);
-      const pending = await n(`SELECT CAST(COALESCE(SUM(held_sats), 0) AS BIGINT) AS s FROM jobs WHERE state = 'claimed'`);
-      const charged = await n(`SELECT COUNT(*) AS s FROM jobs WHERE state = 'settled' AND cost_sats > 0`);
-      const running = await n(`SELECT COUNT(*) AS s FROM jobs WHERE state <> 'settled'`);
-      const rows = await sql.all<{ account: string; balance_sats: number; earned_sats: number; jobs: number }>(`SELECT account, balance_sats, earned_sats, jobs FROM balances ORDER BY account`);
-      const wd = await sql.all<{ account: string; w: number | null; h: number | null }>(
-        `SELECT account, CAST(SUM(CASE WHEN state IN ('done', 'failed') THEN debited_sats ELSE 0 END) AS BIGINT) AS w,
-                CAST(SUM(CASE WHEN state IN ('swapping', 'melting') THEN hold_sats ELSE 0 END) AS BIGINT) AS h FROM withdrawals GROUP BY account`,
-      );
-      const byAccount = new Map(wd.map((r) => [r.account, { withdrawn: Number(r.w ?? 0), inFlight: Number(r.h ?? 0) }]));
-      const gateway = Number(rows.find((r) => r.account === GATEWAY_ACCOUNT)?.balance_sats ?? 0);
+      const wallet = await money.wallet.holdings.books(sql);
+      const journal = await money.jobs.books(sql);
+      const rows = await money.jobs.allBalances(sql);
+      const wd = await withdrawals.totals(sql);
+      const byAccount = new Map(wd.map((r) => [r.account, r]));
+      const gatewayRow = rows.find((r) => r.account === GATEWAY_ACCOUNT);
+      const gateway = Number(gatewayRow?.balance_sats ?? 0);
       const providers = rows.filter((r) => r.account.startsWith('provider:'));
       const providerSum = providers.reduce((s, r) => s + Number(r.balance_sats), 0);
-      const held = heldProofs + reserved + signed;
+      const held = wallet.held + wallet.reserved + wallet.signed;
       return {
         held_sats: held,
         gateway_balance_sats: gateway,
         provider_balances_sats: providerSum,
-        pending_change_sats: pending,
-        jobs: charged,
-        balanced: held === gateway + providerSum + pending,
-        reserved_sats: reserved,
-        jobs_running: running,
-        withdrawn_sats: wd.reduce((s, r) => s + Number(r.w ?? 0), 0),
-        withdrawals_in_flight_sats: wd.reduce((s, r) => s + Number(r.h ?? 0), 0),
-        gateway: { balance_sats: gateway, earned_sats: Number(rows.find((r) => r.account === GATEWAY_ACCOUNT)?.earned_sats ?? 0), withdrawn_sats: byAccount.get(GATEWAY_ACCOUNT)?.withdrawn ?? 0 },
+        pending_change_sats: journal.pending,
+        jobs: journal.charged,
+        balanced: held === gateway + providerSum + journal.pending,
+        reserved_sats: wallet.reserved,
+        jobs_running: journal.running,
+        withdrawn_sats: wd.reduce((s, r) => s + r.withdrawn, 0),
+        withdrawals_in_flight_sats: wd.reduce((s, r) => s + r.held, 0),
+        gateway: { balance_sats: gateway, earned_sats: Number(gatewayRow?.earned_sats ?? 0), withdrawn_sats: byAccount.get(GATEWAY_ACCOUNT)?.withdrawn ?? 0 },
         providers: providers.map((r) => ({
           provider: r.account.slice('provider:'.length), balance_sats: Number(r.balance_sats), earned_sats: Number(r.earned_sats), jobs: Number(r.jobs),
           withdrawn_sats: byAccount.get(r.account)?.withdrawn ?? 0,
@@ -205,8 +207,6 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     });
 
   return {
-    name: 'providers',
-    priority: 500,
 
     routes(router: Router, { admin }: RouteScopes) {
       // Every /v1/provider route acts for the provider whose key it carries; nothing is cached.
@@ -231,7 +231,11 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
         ctx.body = { object: 'list', data: (await withdrawals.list(providerAccount(ctx.state.provider))).map(withdrawalView) };
       });
       provider.get('/nodes', async (ctx) => {
-        ctx.body = { object: 'list', data: await registrar.ofProvider(ctx.state.provider) };
+        // Registered by URL, and connected over their own transport (Owlrun agents) while connected.
+        const connected = pool.all().filter((n) => n.source === 'connected' && n.provider === ctx.state.provider).map((n) => ({
+          id: n.id, provider: n.provider, kind: n.kind, source: 'connected', models: n.listedModels(), maxConcurrent: n.maxConcurrent, healthy: n.healthy, in_flight: n.inFlight,
+        }));
+        ctx.body = { object: 'list', data: [...(await registrar.ofProvider(ctx.state.provider)), ...connected] };
       });
       provider.post('/withdraw-ecash', async (ctx) => {
         const out = await withdrawEcash(providerAccount(ctx.state.provider), await bodyOf(ctx), ctx.state.payoutFormat);
@@ -283,3 +287,14 @@ export async function create(deps: PluginDeps): Promise<GatewayPlugin> {
     },
   };
 }
+
+/** The providers' ledger, withdrawals and node registration: they come with the money (change). */
+export const manifest = definePlugin({
+  name: 'providers',
+  priority: 500,
+  implied: { by: ['change'] },
+  config: providersConfig,
+  provides: [ProvidersControlKey],
+  check: dropEmptyKeys,
+  create,
+});

@@ -28,7 +28,7 @@ export type Resolver = (host: string, timeoutMs: number) => Promise<string[]>;
 
 export class TargetGuard {
   constructor(
-    private readonly d: { pool: BackendPool; config: GatewayConfig; timeoutMs: number; resolve?: Resolver },
+    private readonly d: { pool: BackendPool; config: GatewayConfig & { nodes: { allowPrivateAddresses: boolean } }; timeoutMs: number; resolve?: Resolver },
   ) {}
 
   private resolve(host: string): Promise<string[]> {

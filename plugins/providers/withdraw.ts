@@ -5,14 +5,14 @@ import type { KeysetKeys } from '../../src/cashu/keysets.js';
 import { encodePayout, type PayoutFormat } from '../../src/cashu/token-format.js';
 import { SpendError, selectCovering, selectExactProofs, selectExactWithFee, type SpendHooks, type SpendOutcome } from '../../src/cashu/spend.js';
 import { GatewayError } from '../../src/errors.js';
-import { GATEWAY_ACCOUNT as GATEWAY } from '../../src/ledger/jobs.js';
+import { GATEWAY_ACCOUNT as GATEWAY, UNSETTLED_JOB_IDS } from '../../src/ledger/jobs.js';
 import { debit, InsufficientBalanceError, type WithdrawalRow, type WithdrawalsRepo } from '../../src/ledger/withdrawals.js';
 import type { GatewayMetrics } from '../../src/metrics/registry.js';
 import type { MoneyServices } from '../../src/money/services.js';
 import type { Db, SqlExecutor } from '../../src/store/db.js';
 
-/** Jobs whose held proofs are not the gateway's to spend: their change is paid from them at settlement. */
-export const LOCKED_JOBS = `SELECT id FROM jobs WHERE state <> 'settled'`;
+/** Proofs of these jobs are never spent by a withdrawal (settlement pays change from them). */
+export const LOCKED_JOBS = UNSETTLED_JOB_IDS;
 
 export type WithdrawResult =
   | { status: 'paid'; withdrawal: WithdrawalRow }
@@ -214,7 +214,7 @@ export class Withdrawer {
   /** Keysets (fees, output keys) of every mint the gateway may hold proofs of; unreachable ones are left out (error: the first failure). */
   private async prepareMints(): Promise<{ keysets: Map<string, KeysetKeys>; error?: Error }> {
     const mints = new Set<string>(this.d.money.wallet.mints);
-    for (const r of await this.d.db.all<{ mint: string }>(`SELECT DISTINCT mint FROM wallet_proofs WHERE state = 'held'`)) mints.add(r.mint);
+    for (const mint of await this.d.money.wallet.holdings.heldMints()) mints.add(mint);
     const keysets = new Map<string, KeysetKeys>();
     let error: Error | undefined;
     for (const mint of mints) {

@@ -194,8 +194,11 @@ export class Holdings {
       : sql.all<SignedOutputRow>(`SELECT ${cols} FROM ${from} WHERE o.state = 'signed' AND o.updated_at <= ? ORDER BY o.updated_at, o.b_`, [by.signedBefore]);
   }
 
-  async countOutputs(state: OutputState): Promise<number> {
-    const row = await this.db.get(`SELECT COUNT(*) AS n FROM wallet_outputs WHERE state = ?`, [state]);
+  /** Outputs in `state`, optionally of one job. */
+  async countOutputs(state: OutputState, jobId?: string): Promise<number> {
+    const row = jobId === undefined
+      ? await this.db.get(`SELECT COUNT(*) AS n FROM wallet_outputs WHERE state = ?`, [state])
+      : await this.db.get(`SELECT COUNT(*) AS n FROM wallet_outputs WHERE state = ? AND job_id = ?`, [state, jobId]);
     return num(row?.n);
   }
 
@@ -235,6 +238,21 @@ export class Holdings {
       : await sql.get(`SELECT CAST((SELECT COALESCE(SUM(amount), 0) FROM wallet_proofs WHERE state = 'held' AND job_id = ?)
           + (SELECT COALESCE(SUM(amount), 0) FROM wallet_outputs WHERE state = 'signed' AND job_id = ?) AS BIGINT) AS s`, [jobId, jobId]);
     return num(row?.s);
+  }
+
+  /** The wallet's part of the books: Σ proofs held and reserved (withdrawals in flight), Σ outputs signed. */
+  async books(sql: SqlExecutor = this.db): Promise<{ held: number; reserved: number; signed: number }> {
+    const row = await sql.get(
+      `SELECT CAST((SELECT COALESCE(SUM(amount), 0) FROM wallet_proofs WHERE state = 'held') AS BIGINT) AS held,
+              CAST((SELECT COALESCE(SUM(amount), 0) FROM wallet_proofs WHERE state = 'reserved') AS BIGINT) AS reserved,
+              CAST((SELECT COALESCE(SUM(amount), 0) FROM wallet_outputs WHERE state = 'signed') AS BIGINT) AS signed`,
+    );
+    return { held: num(row?.held), reserved: num(row?.reserved), signed: num(row?.signed) };
+  }
+
+  /** Mints of which the wallet holds proofs. */
+  async heldMints(): Promise<string[]> {
+    return (await this.db.all<{ mint: string }>(`SELECT DISTINCT mint FROM wallet_proofs WHERE state = 'held'`)).map((r) => r.mint);
   }
 
   /** Σ amount of proofs in `state` (default held), optionally of one job. Excludes 'signed' outputs: see heldSum. */

@@ -1,5 +1,9 @@
 import type { Logger } from 'pino';
+import { serviceKey } from '../pipeline/services.js';
 import { probeMint, type MintProbe } from './mint-probe.js';
+
+/** Provided by a plugin that takes payments at the trusted mints (payment): the gateway then watches them. */
+export const TrustedMintsKey = serviceKey<readonly string[]>('trustedMints');
 
 // Watches every trusted mint: one probe at start-up and one per interval. A dead mint never stops
 // start-up; it is logged when its state changes (not on every failed check) and reported by

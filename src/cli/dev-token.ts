@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../compose.js';
 import { mintToken } from '../devmint/index.js';
 import { CliError, defaultConfigFile, oneLine } from './common.js';
 

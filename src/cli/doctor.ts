@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
-import { fetchSource } from '../../plugins/oracle/sources.js';
 import { fixedRateWarning } from '../billing/rate-warning.js';
 import { probeMint } from '../cashu/mint-probe.js';
-import { loadConfig } from '../config/load.js';
+import { fetchSource, loadConfig, migrations, pricingPlugins } from '../compose.js';
 import type { GatewayConfig } from '../config/types.js';
-import { ALL_MIGRATIONS } from '../migrations.js';
 import { probeNode } from '../proxy/health.js';
 import { BackendNode } from '../proxy/node.js';
 import { pendingMigrations } from '../store/migrate.js';
@@ -39,7 +37,7 @@ async function checkStore(config: GatewayConfig, configArg: string): Promise<Che
   }
   try {
     await db.get('SELECT 1 AS ok');
-    const pending = await pendingMigrations(db, ALL_MIGRATIONS);
+    const pending = await pendingMigrations(db, migrations);
     if (pending.length === 0) return { status: 'ok', target, detail: 'answers; schema current' };
     return {
       status: 'fail',
@@ -113,7 +111,7 @@ export async function checksOf(config: GatewayConfig, configArg = ''): Promise<C
   const checks: Promise<Check | Check[]>[] = [checkStore(config, configArg)];
   for (const url of config.payment.mints) checks.push(checkMint(config, url).then(async (c) => (c.status === 'ok' ? [c, await checkMintCors(config, url)] : c)));
   config.oracle.sources.forEach((_, i) => checks.push(checkSource(config, i)));
-  const fixed = fixedRateWarning(config, 'fixed_rate');
+  const fixed = fixedRateWarning(config, 'fixed_rate', pricingPlugins(config));
   if (config.oracle.sources.length === 0 && fixed) checks.push(Promise.resolve({ status: 'warn', target: 'oracle', detail: fixed }));
   config.backends.forEach((_, i) => checks.push(checkBackend(config, i)));
   if (config.backends.length === 0) checks.push(Promise.resolve<Check>({ status: 'warn', target: 'backends', detail: 'none configured: jobs run only on nodes that register (providers, marketplace)' }));

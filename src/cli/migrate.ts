@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
-import { ALL_MIGRATIONS } from '../migrations.js';
+import { loadConfig, migrations } from '../compose.js';
 import { migrate, pendingMigrations } from '../store/migrate.js';
 import { openDb } from '../store/open.js';
 import { CliError, defaultConfigFile, oneLine, printableStoreUrl, storeFileMissing } from './common.js';
@@ -23,7 +22,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
   });
   try {
     if (values.check) {
-      const pending = await pendingMigrations(db, ALL_MIGRATIONS);
+      const pending = await pendingMigrations(db, migrations);
       if (pending.length === 0) {
         process.stdout.write(`store ${where}: schema current\n`);
         return 0;
@@ -32,7 +31,7 @@ export async function migrateCommand(args: string[]): Promise<number> {
       process.stdout.write(`store ${where}: ${pending.length} migration(s) pending: run owlrun migrate${values.config ? ` --config ${values.config}` : ''}\n`);
       return 1;
     }
-    const applied = await migrate(db, ALL_MIGRATIONS);
+    const applied = await migrate(db, migrations);
     for (const m of applied) process.stdout.write(`applied: ${m.owner} #${m.version} (${m.name})\n`);
     process.stdout.write(`store ${where}: schema current${applied.length === 0 ? ' (nothing to apply)' : ''}\n`);
     return 0;

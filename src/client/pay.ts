@@ -168,6 +168,7 @@ export function payingFetch(d: PayDeps): Fetch {
     const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
     const json = parseJson(body);
     const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    callerSignal?.throwIfAborted(); // as fetch does, and before any sat moves
     const quote = await d.pricing.quote(base, json, d.mint);
     const cap = (n: number) => (d.maxSatsPerRequest === undefined ? n : Math.min(n, d.maxSatsPerRequest));
     if (quote.kind === 'unknown') d.log(`paying only if asked: ${quote.reason}`);

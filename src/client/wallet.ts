@@ -1,16 +1,20 @@
 // The agent's wallet: proofs of one mint in a store (a JSON file, or memory), deterministic
 // secrets from a BIP39 seed (NUT-13) so `restore` (NUT-09) finds everything the mint signed for
 // it, and `fetch`, which pays Owlrun gateways from it (pay.ts).
-import { MintQuoteState, type Proof } from '@cashu/cashu-ts';
+import { MintQuoteState } from '@cashu/cashu-ts';
 import { generateMnemonic, mnemonicToSeed, validateMnemonic } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { PID, inUse, markActive, markDone, newId } from './live.js';
-import { MintSession, addProofs, asProofs, stored, type Log } from './mint-ops.js';
+import { MintSession, addProofs, stored, type Log } from './mint-ops.js';
 import { payingFetch } from './pay.js';
 import { GatewayPricing, normalizeMint } from './pricing.js';
 import { receiptOf } from './receipt.js';
 import { Settler, tokenOf, type Settlement } from './settle.js';
+import { WalletError } from './errors.js';
 import { MemoryStore, sumOf, type Payment, type StoredProof, type WalletState, type WalletStore } from './state.js';
+import { takeExact } from './take.js';
+
+export { WalletError } from './errors.js';
 
 export const DEFAULT_MINT = 'http://127.0.0.1:3338';
 
@@ -38,15 +42,6 @@ export interface OpenWalletOptions {
   log?: Log;
 }
 
-export class WalletError extends Error {
-  constructor(
-    readonly code: 'insufficient_balance' | 'wrong_mint' | 'wrong_seed' | 'invalid_token' | 'invalid_amount' | 'quote_expired',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'WalletError';
-  }
-}
 
 export class OwlrunWallet {
   /** A drop-in fetch that pays Owlrun gateways from this wallet (bound: pass it anywhere). */
@@ -142,7 +137,7 @@ export class OwlrunWallet {
   /** A token of exactly `sats` for someone else (the mint's fee for them to take it in included), out of the balance. */
   async send(sats: number): Promise<string> {
     checkAmount(sats);
-    const proofs = await this.take(sats, (s, ps) => {
+    const proofs = await takeExact(this.store, this.session, sats, (s, ps) => {
       s.sent.push({ token: tokenOf(this.mint, ps), amount: sumOf(ps), at: Date.now() });
       s.sent = s.sent.slice(-50);
     });
@@ -242,7 +237,7 @@ export class OwlrunWallet {
     let payment: Payment | undefined;
     try {
       // Recorded with its receipt in the same write that takes the proofs.
-      await this.take(sats, (s, ps) => {
+      await takeExact(this.store, this.session, sats, (s, ps) => {
         payment = { id, pid: PID, createdAt: Date.now(), gateway, proofs: ps, receipt: receiptOf(ps.map((p) => p.secret)) };
         s.payments.push(payment);
       });
@@ -251,81 +246,6 @@ export class OwlrunWallet {
       markDone(id);
       throw err;
     }
-  }
-
-  /**
-   * Takes a token of exactly `sats` (plus the mint's input fee for whoever spends it) out of the
-   * balance: an exact subset when one exists, else ONE swap. `place` records where the proofs go,
-   * in the same write that takes them.
-   */
-  private async take(sats: number, place: (s: WalletState, proofs: StoredProof[]) => void): Promise<StoredProof[]> {
-    // Proofs inside a running swap come back in a moment (as change): wait for them rather than fail.
-    for (const deadline = Date.now() + 60_000; ; ) {
-      try {
-        return await this.takeNow(sats, place);
-      } catch (err) {
-        if (!(err instanceof FundsInFlight) || Date.now() > deadline) throw err instanceof FundsInFlight ? err.insufficient : err;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-  }
-
-  private async takeNow(sats: number, place: (s: WalletState, proofs: StoredProof[]) => void): Promise<StoredProof[]> {
-    const cashu = this.session.cashu;
-    const remove = (s: WalletState, ps: readonly Proof[] | readonly StoredProof[]) => {
-      const gone = new Set(ps.map((p) => p.secret));
-      s.proofs = s.proofs.filter((p) => !gone.has(p.secret));
-    };
-    const exact = await this.store.update((s) => {
-      let sel: Proof[] = [];
-      try {
-        sel = cashu.selectProofsToSend(asProofs(s.proofs), sats, true, true).send;
-      } catch {
-        sel = [];
-      }
-      if (sel.length === 0) return undefined;
-      const ps = sel.map(stored);
-      remove(s, ps);
-      place(s, ps);
-      return ps;
-    });
-    if (exact) return exact;
-    const out = await this.session.run(
-      (s) => {
-        const have = sumOf(s.proofs);
-        let inputs: Proof[] = [];
-        try {
-          inputs = cashu.selectProofsToSend(asProofs(s.proofs), sats, true, false).send;
-        } catch {
-          inputs = [];
-        }
-        if (inputs.length === 0) {
-          const insufficient = new WalletError('insufficient_balance', `not enough sats: ${sats} needed (plus mint fees), ${have} in the wallet`);
-          const moving = sumOf(s.ops.filter((o) => o.kind !== 'mint' && inUse(o)).flatMap((o) => o.inputs));
-          throw have + moving >= sats ? new FundsInFlight(insufficient) : insufficient;
-        }
-        remove(s, inputs);
-        return { kind: 'swap', inputs: inputs.map(stored) };
-      },
-      async (w, op) => {
-        const r = await w.send(sats, asProofs(op.inputs), { includeFees: true });
-        return { keep: r.keep, send: r.send };
-      },
-      (s, r) => {
-        addProofs(s, r.keep.map(stored));
-        const ps = (r.send ?? []).map(stored);
-        place(s, ps);
-        return ps;
-      },
-    );
-    return out!;
-  }
-}
-
-/** Not enough spendable now, but enough once the swaps under way are done. */
-class FundsInFlight extends Error {
-  constructor(readonly insufficient: WalletError) {
-    super(insufficient.message);
   }
 }
 

@@ -1,8 +1,9 @@
 import type { Spec } from './spec.js';
 
-// The gateway's configuration: every key of CONTRACT.md's config block, with defaults.
+// The core's configuration keys, with defaults. Plugins own their sections (their manifest's
+// `config`); the composition root merges them into one schema (docs/public-interface.md lists all).
 
-const keyEntry: Spec = {
+export const keyEntry = {
   kind: 'object',
   description: 'a key: plain (usually "${ENV_VAR}") or its sha256 hex',
   fields: {
@@ -10,20 +11,18 @@ const keyEntry: Spec = {
     key: { kind: 'string', description: 'the key itself', optional: true },
     sha256: { kind: 'string', description: 'sha256 hex of the key', optional: true, pattern: /^[0-9a-fA-F]{64}$/ },
   },
-};
+} as const satisfies Spec;
 
-const price: Spec = {
+const price = {
   kind: 'object',
   description: 'USD per million tokens',
   fields: {
     per_m_input_usd: { kind: 'number', description: 'USD per 1M prompt tokens', min: 0 },
     per_m_output_usd: { kind: 'number', description: 'USD per 1M completion tokens', min: 0 },
   },
-};
+} as const satisfies Spec;
 
-/** Every plugin the gateway ships (plugins/<name>/). */
-export const PLUGIN_NAMES = ['auth', 'payment', 'metering', 'change', 'oracle', 'metrics', 'providers'] as const;
-
+/** The server software a backend runs (its wire formats: docs/backends.md). */
 export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
 
 /**
@@ -34,7 +33,7 @@ export const BACKEND_KINDS = ['ollama', 'vllm', 'llamacpp', 'openai'] as const;
  */
 export const DEFAULT_MAX_CONCURRENT: Readonly<Record<(typeof BACKEND_KINDS)[number], number>> = { vllm: 256, llamacpp: 4, ollama: 4, openai: 8 };
 
-export const configSpec: Spec = {
+export const configSpec = {
   kind: 'object',
   description: 'Owlrun gateway configuration',
   fields: {
@@ -100,29 +99,6 @@ export const configSpec: Spec = {
       fields: {
         key: { kind: 'string', description: 'admin key (empty: admin endpoints disabled)', optional: true },
         sha256: { kind: 'string', description: 'sha256 hex of the admin key', optional: true, pattern: /^[0-9a-fA-F]{64}$/ },
-      },
-    },
-    providers: { kind: 'array', description: 'who earns the provider share', items: keyEntry },
-    nodeTtlSeconds: { kind: 'duration', description: 'registered nodes that stop heartbeating leave the pool', default: 90 },
-    marketplace: {
-      kind: 'object',
-      description: 'Owlrun node agents: GPU owners\' nodes that dial in over a WebSocket',
-      fields: {
-        enabled: { kind: 'boolean', description: 'true: Owlrun node agents may connect', default: false },
-        openRegistration: { kind: 'boolean', description: 'true: a new owlr_prov_… key joins on first use; false: only keys in providers[]', default: false },
-        maxConcurrent: { kind: 'integer', description: 'most jobs in flight on one node (the agent sets no limit)', default: 4, min: 1, max: 1000 },
-        acceptTimeoutMs: { kind: 'integer', description: 'a node that neither accepts nor rejects a job this fast is passed over', default: 5000, min: 1 },
-        firstChunkTimeoutMs: { kind: 'integer', description: 'after accepting, a node must send its first bytes this fast (model loading included), else the job moves on', default: 120000, min: 1 },
-        chunkGapTimeoutMs: { kind: 'integer', description: 'a node silent this long in the middle of a job has failed it', default: 60000, min: 1 },
-        jobTimeoutMs: { kind: 'integer', description: 'a job not finished (proxy_done) this long after it was accepted has failed', default: 600000, min: 1 },
-        pingIntervalSeconds: { kind: 'duration', description: 'the gateway pings each node this often; a node silent for 3 intervals is disconnected', default: 20 },
-      },
-    },
-    nodes: {
-      kind: 'object',
-      description: 'nodes that providers register by URL',
-      fields: {
-        allowPrivateAddresses: { kind: 'boolean', description: 'true: a registered URL may resolve to loopback, link-local, private or unspecified addresses (tests, one private network)', default: false },
       },
     },
     payment: {
@@ -196,21 +172,6 @@ export const configSpec: Spec = {
         inputFeePpk: { kind: 'integer', description: 'NUT-02 input fee per proof, parts per thousand', default: 0, min: 0 },
       },
     },
-    broadcasts: {
-      kind: 'array',
-      description: 'system announcements',
-      items: {
-        kind: 'object',
-        description: 'one announcement',
-        fields: {
-          id: { kind: 'string', description: 'unique id' },
-          message: { kind: 'string', description: 'text' },
-          level: { kind: 'string', description: 'severity', enum: ['info', 'warning', 'critical'], default: 'info' },
-          starts_at: { kind: 'string', description: 'ISO time it starts', optional: true },
-          ends_at: { kind: 'string', description: 'ISO time it ends', optional: true },
-        },
-      },
-    },
     metrics: {
       kind: 'object',
       description: 'Prometheus endpoint',
@@ -228,8 +189,7 @@ export const configSpec: Spec = {
     plugins: {
       kind: 'array',
       description: 'enabled plugins; [] = a plain proxy',
-      items: { kind: 'string', description: 'plugin name', enum: PLUGIN_NAMES },
-      default: ['auth', 'payment', 'metering', 'change', 'oracle'],
+      items: { kind: 'string', description: 'plugin name' },
     },
   },
-};
+} as const satisfies Spec;

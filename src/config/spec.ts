@@ -13,6 +13,36 @@ export type Spec =
   | { kind: 'array'; description: string; items: Spec; default?: readonly unknown[] }
   | { kind: 'record'; description: string; values: Spec; default?: Record<string, unknown> };
 
+/** A plugin's config section: the top-level keys it owns, merged into the one schema. */
+export type SpecFields = Readonly<Record<string, Spec>>;
+
+// The validated value a spec describes: config types are derived from the schema, never kept in
+// step by hand. A field with `optional: true` and no default may be absent.
+type Absent<S> = S extends { optional: true } ? (S extends { default: unknown } ? false : true) : false;
+type OptionalKeys<F> = { [K in keyof F]: Absent<F[K]> extends true ? K : never }[keyof F];
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** The object a set of fields validates to. */
+export type InferFields<F> = Simplify<
+  { -readonly [K in Exclude<keyof F, OptionalKeys<F>>]: Infer<F[K]> } & { -readonly [K in OptionalKeys<F>]?: Infer<F[K]> }
+>;
+
+export type Infer<S> = S extends { kind: 'string'; enum: readonly (infer E)[] }
+  ? E
+  : S extends { kind: 'string' }
+    ? string
+    : S extends { kind: 'integer' | 'number' | 'size' | 'duration' }
+      ? number
+      : S extends { kind: 'boolean' }
+        ? boolean
+        : S extends { kind: 'object'; fields: infer F }
+          ? InferFields<F>
+          : S extends { kind: 'array'; items: infer I }
+            ? Infer<I>[]
+            : S extends { kind: 'record'; values: infer V }
+              ? Record<string, Infer<V>>
+              : never;
+
 export class ConfigError extends Error {
   constructor(
     readonly path: string,

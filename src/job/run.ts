@@ -72,6 +72,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     path: req.url ?? '/',
     model,
     stream,
+    clientAddress: req.socket.remoteAddress ?? '',
     headers: { ...req.headers },
     rawBody: raw,
     body,
@@ -169,13 +170,20 @@ class JobRun {
   private async connect(): Promise<Upstream | undefined> {
     const { job, deps } = this;
     const slot = this.slot!;
-    const body = job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
+    let body = job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
+    // The body was made for the admitted node's kind: a node of another kind gets it re-made
+    // (caps and usage requests use each server's own parameter names).
+    let kind = slot.node.kind;
     const tried = new Set<BackendNode>();
     let lastStatus: number | undefined;
     while (slot.held && !job.signal.aborted) {
       const node = slot.node;
       tried.add(node);
       job.node = node;
+      if (node.kind !== kind) {
+        kind = node.kind;
+        body = this.remakeBody();
+      }
       try {
         const upstream = node.transport
           ? await this.openTransport(node)
@@ -203,6 +211,15 @@ class JobRun {
     }
     await this.failBeforeOutput('backend_unavailable', lastStatus ? `every node refused (last: HTTP ${lastStatus})` : 'no node could be reached');
     return undefined;
+  }
+
+  /** The client's body, transformed again by the plugins for job.node (its kind). */
+  private remakeBody(): Buffer {
+    const { job } = this;
+    job.body = parseJsonObject(job.rawBody);
+    job.bodyChanged = false;
+    this.deps.runner.transformRequest(job);
+    return job.bodyChanged ? Buffer.from(JSON.stringify(job.body)) : job.rawBody;
   }
 
   /** A node on its own transport gets the final body (job.body, caps applied) and nothing of the client's headers. */

@@ -124,6 +124,9 @@ export interface Progress {
 /** Receipts are bearer secrets: only their hash is stored. */
 export const receiptHash = (receipt: string): string => createHash('sha256').update(receipt).digest('hex');
 
+/** SQL selecting the ids of jobs not settled yet: their proofs are never spent by a withdrawal. */
+export const UNSETTLED_JOB_IDS = `SELECT id FROM jobs WHERE state <> 'settled'`;
+
 export const GATEWAY_ACCOUNT = 'gateway';
 export const providerAccount = (id: string): string => `provider:${id}`;
 
@@ -254,6 +257,21 @@ export class JobsRepo {
 
   async balances(): Promise<{ account: string; balance_sats: number }[]> {
     return this.db.all<{ account: string; balance_sats: number }>(`SELECT account, balance_sats FROM balances ORDER BY account`);
+  }
+
+  /** Every account's balance, earnings and job count. */
+  allBalances(sql: SqlExecutor = this.db): Promise<{ account: string; balance_sats: number; earned_sats: number; jobs: number }[]> {
+    return sql.all(`SELECT account, balance_sats, earned_sats, jobs FROM balances ORDER BY account`);
+  }
+
+  /** The journal's part of the books: sats held for claimed jobs, jobs charged, jobs not settled. */
+  async books(sql: SqlExecutor = this.db): Promise<{ pending: number; charged: number; running: number }> {
+    const row = await sql.get(
+      `SELECT CAST((SELECT COALESCE(SUM(held_sats), 0) FROM jobs WHERE state = 'claimed') AS BIGINT) AS pending,
+              (SELECT COUNT(*) FROM jobs WHERE state = 'settled' AND cost_sats > 0) AS charged,
+              (SELECT COUNT(*) FROM jobs WHERE state <> 'settled') AS running`,
+    );
+    return { pending: Number(row?.pending ?? 0), charged: Number(row?.charged ?? 0), running: Number(row?.running ?? 0) };
   }
 
   /** Sats held for jobs not settled yet (claimed, running or awaiting recovery). */

@@ -165,14 +165,20 @@ export class WithdrawalsRepo {
   }
 
   /** Σ debited per account (done and failed), and what is held back in flight. */
-  async totals(): Promise<{ account: string; withdrawn: number; held: number; count: number }[]> {
-    const rows = await this.db.all<{ account: string; w: number; h: number; n: number }>(
+  async totals(sql: SqlExecutor = this.db): Promise<{ account: string; withdrawn: number; held: number; count: number }[]> {
+    const rows = await sql.all<{ account: string; w: number; h: number; n: number }>(
       `SELECT account, CAST(SUM(CASE WHEN state IN ${IN_FLIGHT_SQL} THEN 0 ELSE debited_sats END) AS BIGINT) AS w,
               CAST(SUM(CASE WHEN state IN ${IN_FLIGHT_SQL} THEN hold_sats ELSE 0 END) AS BIGINT) AS h,
               CAST(SUM(CASE WHEN state = 'done' THEN 1 ELSE 0 END) AS BIGINT) AS n
        FROM withdrawals GROUP BY account ORDER BY account`,
     );
     return rows.map((r) => ({ account: r.account, withdrawn: num(r.w), held: num(r.h), count: num(r.n) }));
+  }
+
+  /** Σ debited from the account by closed withdrawals (done and failed). */
+  async withdrawn(sql: SqlExecutor, account: string): Promise<number> {
+    const row = await sql.get(`SELECT CAST(SUM(debited_sats) AS BIGINT) AS s FROM withdrawals WHERE account = ? AND state IN ('done', 'failed')`, [account]);
+    return num(row?.s);
   }
 
   /** Forgets withdrawn tokens closed before `before` (the owner had that long to fetch them again). */

@@ -20,8 +20,7 @@ export async function settleOrphans(rows: readonly JobRow[], money: MoneyService
     if (row.state === 'claiming') {
       // Outputs still pending: the mint could not be asked whether it signed them (it may have
       // spent the client's token). Leave the job open for the next run; never settle it on a guess.
-      const pending = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM wallet_outputs WHERE job_id = ? AND state = 'pending'`, [row.id]);
-      if (Number(pending?.n ?? 0) > 0) continue;
+      if ((await money.wallet.holdings.countOutputs('pending', row.id)) > 0) continue;
       if (held === 0) {
         await money.jobs.markNotClaimed(row.id, 'refused', now);
         continue;

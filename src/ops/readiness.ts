@@ -1,4 +1,5 @@
-import { fixedRateWarning } from '../billing/rate-warning.js';
+import { fixedRateWarning, type PricingPlugins } from '../billing/rate-warning.js';
+import { serviceKey } from '../pipeline/services.js';
 import type { MintMonitor, MintStatus } from '../cashu/mint-monitor.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { BackendPool } from '../proxy/pool.js';
@@ -17,8 +18,13 @@ export interface RateView {
   rateAge(): number;
 }
 
+/** Provided by a plugin that moves the rate (the oracle): readiness and the fixed-rate warning read it. */
+export const RateViewKey = serviceKey<RateView>('rateView');
+
 export interface ReadinessDeps {
   config: GatewayConfig;
+  /** What the enabled plugins do about payment and pricing. */
+  enabled: PricingPlugins;
   db: Db;
   pool: BackendPool;
   /** Watches the trusted mints; absent when no payment plugin runs. */
@@ -70,13 +76,13 @@ export async function readiness(deps: ReadinessDeps): Promise<ReadinessBody> {
   if (healthy === 0) reasons.push(nodes.length === 0 ? 'nodes: none configured or registered' : `nodes: none of ${nodes.length} is healthy (${nodes.map((n) => n.id).join(', ')})`);
 
   let rate: ReadinessBody['rate'] = null;
-  if (config.plugins.includes('payment')) {
+  if (deps.enabled.paid) {
     const oracle = deps.oracle();
     const basis = oracle?.basis() ?? 'fixed_rate';
     const stale = oracle?.stale() ?? false;
     rate = { btc_usd: oracle?.rate() ?? config.oracle.fixedRate, basis, stale };
     if (stale) reasons.push(`rate: the BTC/USD rate in force is stale (${Math.floor(oracle!.rateAge() / 3600)} h old): no price source answered since its day; check oracle.sources`);
-    const warning = fixedRateWarning(config, basis);
+    const warning = fixedRateWarning(config, basis, deps.enabled);
     if (warning) warnings.push(warning);
   }
 

@@ -17,6 +17,8 @@ export interface Job {
   readonly model: string;
   /** The client asked for a stream (with each API's own default when `stream` is absent). */
   readonly stream: boolean;
+  /** The address the request came from (the TCP peer; no proxy header is trusted). */
+  readonly clientAddress: string;
   /** The client's request headers as received (X-Cashu and Authorization included). */
   readonly headers: IncomingHttpHeaders;
   /** The request body as received. Forwarded as is unless `bodyChanged`. */

@@ -19,7 +19,11 @@ export interface GatewayPlugin {
   readonly priority: number;
   /** Checks and claims; a `reply` verdict stops the chain and is sent to the client. */
   onRequest?(job: Job): Promise<Verdict>;
-  /** Only the changes payment needs (caps, usage requests). Sets job.bodyChanged when it changes job.body. */
+  /**
+   * Only the changes payment needs (caps, usage requests), for job.node's kind when set, else the
+   * first candidate's. Sets job.bodyChanged when it changes job.body. Runs again on a fresh body
+   * when the job fails over to a node of another kind: it MUST be repeatable.
+   */
   transformRequest?(job: Job): void;
   /** Synchronous, per event, on the hot path. Every plugin sees every event. */
   onStreamEvent?(event: StreamEvent, job: Job): StreamAction;
@@ -40,3 +44,6 @@ export interface GatewayPlugin {
   upgrades?(routes: UpgradeRoutes): void;
   close?(): Promise<void>;
 }
+
+/** What a manifest's create() returns: the phases; the loader adds the manifest's name and priority. */
+export type PluginHooks = Omit<GatewayPlugin, 'name' | 'priority'>;

@@ -1,15 +1,15 @@
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
-import httpProxy from 'http-proxy';
 import type { BackendNode } from './node.js';
 import type { Upstream } from './transport.js';
 
 export type { Upstream } from './transport.js';
 import { pinnedAgent } from './node-http.js';
 
-// The only module that knows http-proxy. It sends one buffered request to one node and hands
-// back the upstream response as soon as its headers arrive; the caller owns the response body.
+// Sends one buffered request to one node (node:http with a keep-alive agent) and hands back the
+// upstream response as soon as its headers arrive; the caller owns the response body. The body
+// is already in memory and the response is read event by event, so a proxying library's passes
+// (URL joins, header rewrites, a stream piped per request body) are not needed.
 
 /** Request headers that never reach a backend: hop-by-hop, the payment, the client's key. */
 const STRIPPED = new Set([
@@ -35,41 +35,41 @@ export class ConnectError extends Error {
   }
 }
 
-interface Pending {
-  resolve(u: Upstream): void;
-  reject(e: Error): void;
-  proxyReq?: ClientRequest;
-  settled: boolean;
+/** Where requests to one base URL go: module, agents, and the path prefix of the URL. */
+interface Destination {
+  readonly request: typeof http.request;
+  readonly host: string;
+  readonly port: number;
+  readonly prefix: string;
+  readonly pooled: http.Agent;
+  readonly fresh: http.Agent;
 }
 
 export class Forwarder {
-  private readonly proxy = httpProxy.createProxyServer({});
-  private readonly pending = new WeakMap<IncomingMessage, Pending>();
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 1024, scheduling: 'lifo' });
   /** Retries go out on a connection of their own, never on another pooled socket that may be stale too. */
   private readonly freshHttpAgent = new http.Agent({ keepAlive: false });
   private readonly freshHttpsAgent = new https.Agent({ keepAlive: false });
+  private readonly destinations = new Map<string, Destination>();
 
-  constructor() {
-    this.proxy.on('proxyReq', (proxyReq, req) => {
-      const p = this.pending.get(req);
-      if (p) p.proxyReq = proxyReq;
-      proxyReq.setNoDelay?.(true);
-    });
-    this.proxy.on('proxyRes', (proxyRes, req) => {
-      const p = this.pending.get(req);
-      if (!p || p.settled) return;
-      p.settled = true;
-      const proxyReq = p.proxyReq;
-      p.resolve({
-        response: proxyRes,
-        abort: () => {
-          proxyRes.destroy();
-          proxyReq?.destroy();
-        },
-      });
-    });
+  private destination(base: string): Destination {
+    let d = this.destinations.get(base);
+    if (!d) {
+      const u = new URL(base);
+      const secure = u.protocol === 'https:';
+      d = {
+        request: secure ? https.request : http.request,
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port) || (secure ? 443 : 80),
+        prefix: u.pathname.replace(/\/+$/, ''),
+        pooled: secure ? this.httpsAgent : this.httpAgent,
+        fresh: secure ? this.freshHttpsAgent : this.freshHttpAgent,
+      };
+      if (this.destinations.size > 10_000) this.destinations.clear(); // registered nodes come and go
+      this.destinations.set(base, d);
+    }
+    return d;
   }
 
   /** Outgoing headers: the client's minus STRIPPED (an untrusted node: only FOR_UNTRUSTED), plus the node's own key. */
@@ -92,37 +92,39 @@ export class Forwarder {
    */
   async send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
     try {
-      return await this.sendOnce(node, req, res, headers, body, false);
+      return await this.sendOnce(node, req, headers, body, false);
     } catch (err) {
       if (!(err instanceof ConnectError) || res.destroyed) throw err;
-      return this.sendOnce(node, req, res, headers, body, true);
+      return this.sendOnce(node, req, headers, body, true);
     }
   }
 
-  private sendOnce(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer, fresh: boolean): Promise<Upstream> {
+  private sendOnce(node: BackendNode, req: IncomingMessage, headers: IncomingHttpHeaders, body: Buffer, fresh: boolean): Promise<Upstream> {
+    const d = this.destination(node.url);
     return new Promise<Upstream>((resolve, reject) => {
-      const p: Pending = { resolve, reject, settled: false };
-      this.pending.set(req, p);
-      // http-proxy builds the outgoing request from req.headers; the caller keeps the originals.
-      req.headers = headers;
-      const target = node.url;
-      this.proxy.web(
-        req,
-        res,
-        {
-          target,
-          changeOrigin: true,
-          selfHandleResponse: true,
-          buffer: Readable.from([body]),
-          agent: pinnedAgent(node, !fresh) ?? (target.startsWith('https:') ? (fresh ? this.freshHttpsAgent : this.httpsAgent) : fresh ? this.freshHttpAgent : this.httpAgent),
-        },
-        (err: Error) => {
-          if (p.settled) return; // after the response began, the relay sees the failure on the response
-          p.settled = true;
-          p.proxyReq?.destroy();
-          reject(new ConnectError(err));
+      let settled = false;
+      const out: ClientRequest = d.request(
+        { host: d.host, port: d.port, method: req.method, path: d.prefix + (req.url ?? '/'), headers, agent: pinnedAgent(node, !fresh) ?? (fresh ? d.fresh : d.pooled) },
+        (response) => {
+          settled = true;
+          resolve({
+            response,
+            abort: () => {
+              response.destroy();
+              out.destroy();
+            },
+          });
         },
       );
+      out.setNoDelay(true);
+      // After the response began, the relay sees a failure on the response itself.
+      out.on('error', (err) => {
+        if (settled) return;
+        settled = true;
+        out.destroy();
+        reject(new ConnectError(err));
+      });
+      out.end(body);
     });
   }
 
@@ -131,6 +133,5 @@ export class Forwarder {
     this.httpsAgent.destroy();
     this.freshHttpAgent.destroy();
     this.freshHttpsAgent.destroy();
-    this.proxy.close();
   }
 }

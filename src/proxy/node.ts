@@ -63,8 +63,10 @@ export class BackendNode {
   healthy = false;
   /** Health has been checked at least once. */
   checked = false;
-  /** The gateway's own jobs on the node now; never above maxConcurrent. */
-  inFlight = 0;
+  /** Failed health checks in a row. */
+  failedChecks = 0;
+  /** The gateway's own jobs on the node: one counter shared with the node it replaced (see sharesLoadOf). */
+  private jobs = { inFlight: 0 };
   failovers = 0;
   /** The node's last published load (health checks, or a transport's heartbeats), if any. */
   load?: LoadReading;
@@ -104,6 +106,23 @@ export class BackendNode {
   /** The node serves the model (on the route, when given). */
   serves(model: string, route?: RouteKind): boolean {
     return this.models.has(model) && (route === undefined || this.routes === undefined || this.routes.has(route));
+  }
+
+  /** The gateway's own jobs on the node now; never above maxConcurrent. */
+  get inFlight(): number {
+    return this.jobs.inFlight;
+  }
+
+  set inFlight(n: number) {
+    this.jobs.inFlight = n;
+  }
+
+  /**
+   * This node replaces `old` (same id): both count on one counter, so a job that started on the
+   * old object and finishes after the swap decrements what the pool routes by.
+   */
+  sharesLoadOf(old: BackendNode): void {
+    this.jobs = old.jobs;
   }
 
   /**

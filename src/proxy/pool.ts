@@ -39,7 +39,7 @@ export class BackendPool {
   add(spec: BackendNodeSpec): BackendNode {
     const node = new BackendNode(spec);
     const old = this.nodes.get(spec.id);
-    if (old) node.inFlight = old.inFlight;
+    if (old) node.sharesLoadOf(old);
     this.nodes.set(spec.id, node);
     this.changed();
     return node;
@@ -147,11 +147,16 @@ export class BackendPool {
     if (load) node.publishLoad(load, (this.opts.now ?? Date.now)());
   }
 
-  /** Records a health check's result on the node (and the models it discovered). */
+  /**
+   * Records a health check's result on the node (and the models it discovered). A healthy node
+   * leaves the pool after two failed checks in a row: one check that times out while the node is
+   * busy is not an outage (a connection that fails during a job takes it out at once: markFailed).
+   */
   applyHealth(node: BackendNode, result: ProbeResult): void {
     const wasHealthy = node.healthy;
     node.checked = true;
-    node.healthy = result.ok;
+    node.failedChecks = result.ok ? 0 : node.failedChecks + 1;
+    node.healthy = result.ok || (wasHealthy && node.failedChecks < 2);
     node.lastError = result.ok ? undefined : result.error;
     if (result.ok && result.models && !node.fixedModels) node.setModels(result.models);
     if (wasHealthy !== node.healthy) {

@@ -1,6 +1,6 @@
 // Backend simulators: real HTTP servers on 127.0.0.1 that replay the wire formats of Ollama,
 // vLLM, llama.cpp server and a generic OpenAI-compatible server, byte for byte as described in
-// the shared wire-formats reference (wire-formats.md).
+// the wire-format facts in docs/backends.md.
 //
 //   const sim = await startSimulator({ kind: 'vllm', tokens: 20, tokenDelayMs: 5 });
 //   … point the gateway at sim.url, send requests …

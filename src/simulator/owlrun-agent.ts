@@ -41,6 +41,10 @@ export interface OwlrunAgentOptions {
   /** Withdraw by itself when the acked balance reaches 10 sats (the agent always does). */
   autoWithdraw?: boolean;
   lightningAddress?: string;
+  /** Called with every heartbeat_ack (the agent's dashboard). */
+  onAck?(stats: AgentStats): void;
+  /** Called after each payout the agent could read, with its sats. */
+  onClaim?(sats: number): void;
 }
 
 const HEARTBEAT_MS = 30_000;
@@ -179,7 +183,12 @@ export class OwlrunAgent {
       case 'heartbeat_ack':
         this.stats = msg as unknown as AgentStats;
         for (const w of this.waiters.splice(0)) w();
-        if (this.o.autoWithdraw !== false && this.stats.balance_sats > 0) void this.wallet.autoClaim(this.stats.balance_sats);
+        this.o.onAck?.(this.stats);
+        if (this.o.autoWithdraw !== false && this.stats.balance_sats > 0) {
+          void this.wallet.autoClaim(this.stats.balance_sats).then((claim) => {
+            if (claim?.parsed) this.o.onClaim?.(claim.parsed.proofs.reduce((n, p) => n + p.amount, 0));
+          });
+        }
         return;
       case 'job':
         return void this.handleJob(ws, String(msg.job_id ?? ''), String(msg.model ?? ''));

@@ -34,11 +34,15 @@ export class AgentWallet {
     return this.proofs.reduce((s, p) => s + p.amount, 0);
   }
 
-  async autoClaim(balanceMsat: number): Promise<void> {
-    if (balanceMsat < 10_000 || this.claiming || Date.now() - this.lastClaim < this.cooldownMs) return;
+  /** Withdraws everything when the acked balance (msat) reaches 10 sats and the cooldown passed; the claim made, if any. */
+  async autoClaim(balanceMsat: number): Promise<AgentClaim | undefined> {
+    if (balanceMsat < 10_000 || this.claiming || Date.now() - this.lastClaim < this.cooldownMs) return undefined;
     this.claiming = true;
     try {
-      await this.claim();
+      return await this.claim().catch((err: unknown) => {
+        this.errors.push(String(err));
+        return undefined;
+      });
     } finally {
       this.claiming = false;
     }

@@ -1,11 +1,10 @@
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
-import type { GatewayConfig } from '../../src/config/types.js';
-import { Gateway, type GatewayOptions } from '../../src/gateway.js';
+import { parseConfig, startGateway, type ShippedConfig } from '../../src/compose.js';
+import type { Gateway, GatewayOptions } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 
 /** A config from a partial object, on a free loopback port, with an in-memory store and quiet logs. */
-export function testConfig(partial: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+export function testConfig(partial: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): ShippedConfig {
   const base: Record<string, unknown> = {
     server: { host: '127.0.0.1', port: 0 },
     store: { url: 'sqlite::memory:' },
@@ -17,7 +16,7 @@ export function testConfig(partial: Record<string, unknown> = {}, env: NodeJS.Pr
   return parseConfig(stringify(base), env);
 }
 
-export async function startTestGateway(partial: Record<string, unknown> = {}, opts: GatewayOptions = {}): Promise<Gateway> {
+export async function startTestGateway(partial: Record<string, unknown> = {}, opts: Omit<GatewayOptions, 'catalogue'> = {}): Promise<Gateway> {
   const config = testConfig(partial);
-  return Gateway.start(config, { log: createLogger(config.log.level), ...opts });
+  return startGateway(config, { log: createLogger(config.log.level), ...opts });
 }

@@ -117,3 +117,25 @@ describe('routing by the load each node publishes', () => {
     assert.equal(b.requests.length, 5);
   });
 });
+
+describe('health checks under load', () => {
+  it('one failed check does not take a healthy node out; two in a row do; one success brings it back', async () => {
+    const s = await startSimulator({ kind: 'vllm', models: ['m'] });
+    const gw = await startTestGateway({ backends: [{ id: 'a', kind: 'vllm', url: s.url, models: ['m'] }] });
+    try {
+      const node = gw.pool.get('a')!;
+      assert.equal(node.healthy, true);
+      s.options.healthy = false;
+      await gw.pool.check(node);
+      assert.equal(node.healthy, true, 'one slow or failed answer is not an outage');
+      await gw.pool.check(node);
+      assert.equal(node.healthy, false);
+      s.options.healthy = true;
+      await gw.pool.check(node);
+      assert.equal(node.healthy, true);
+    } finally {
+      await gw.shutdown(0);
+      await s.close();
+    }
+  });
+});

@@ -45,6 +45,8 @@ describe('marketplace: Owlrun node agents serve paid jobs over their WebSocket',
     const again = await fetch(`${env.gw.url}/v1/gateway/jobs/${jobId}/proxy/request`, { headers: { authorization: `Bearer ${agent.key}` } });
     assert.equal(again.status, 404, 'a job\'s request is fetched once');
 
+    const nodes = (await (await fetch(`${env.gw.url}/v1/provider/nodes`, { headers: { authorization: `Bearer ${agent.key}` } })).json()) as { data: { id: string; source: string; models: string[] }[] };
+    assert.deepEqual(nodes.data.map((n) => [n.id.endsWith(`/${agent.nodeId}`), n.source, n.models]), [[true, 'connected', ['mock:latest']]]);
     const balance = await providerBalance(env, agent.key);
     assert.equal(balance.balance_sats, 9);
     assert.match(balance.provider, /^owlr-[0-9a-f]{16}$/);

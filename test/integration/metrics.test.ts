@@ -21,6 +21,9 @@ const FAMILIES = [
   'owlrun_queue_depth',
   'owlrun_queue_wait_seconds',
   'owlrun_queue_refusals_total',
+  'owlrun_marketplace_nodes',
+  'owlrun_marketplace_jobs_total',
+  'owlrun_marketplace_registrations_total',
   'owlrun_mint_requests_total',
   'owlrun_mint_request_duration_seconds',
   'owlrun_payment_errors_total',
@@ -70,7 +73,7 @@ describe('metrics', () => {
   });
 
   it('exposes every metric family after paid traffic, with no bearer money in any label', async () => {
-    env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 8, promptTokens: 10 } });
+    env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 8, promptTokens: 10 }, config: { marketplace: { enabled: true } } });
     const { tokens, receipts } = await traffic(env);
     const text = await (await fetch(env.gw.url + '/metrics')).text();
     for (const family of FAMILIES) assert.match(text, new RegExp(`^# TYPE ${family} `, 'm'), family);
@@ -96,7 +99,7 @@ describe('metrics', () => {
   // CI installs Debian's prometheus (.ci/run); elsewhere the test runs where it is installed.
   (existsSync(PROMETHEUS) || process.env.CI ? it : it.skip)('a real Prometheus scraping the gateway answers every query of the Grafana dashboard', async function () {
     this.timeout(90_000);
-    env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 8, promptTokens: 10 } });
+    env = await PaidEnv.start({ sim: { kind: 'vllm', tokens: 8, promptTokens: 10 }, config: { marketplace: { enabled: true } } });
     const dir = mkdtempSync(join(tmpdir(), 'owlrun-prom-'));
     const port = await freePort();
     const target = new URL(env.gw.url).host;

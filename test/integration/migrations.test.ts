@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobsRepo, receiptHash } from '../../src/ledger/jobs.js';
-import { ALL_MIGRATIONS } from '../../src/migrations.js';
+import { migrations as ALL_MIGRATIONS } from '../../src/compose.js';
 import type { Db } from '../../src/store/db.js';
 import { migrate, pendingMigrations, type MigrationSet } from '../../src/store/migrate.js';
 import { openDb } from '../../src/store/open.js';

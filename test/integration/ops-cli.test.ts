@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { checksOf, formatCheck } from '../../src/cli/doctor.js';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/compose.js';
 import { createDevMint, type DevMint } from '../../src/devmint/index.js';
 import { openDb } from '../../src/store/open.js';
 import { SqliteDb } from '../../src/store/sqlite.js';

@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Wallet } from '@cashu/cashu-ts';
 import { createDevMint, mintToken, type DevMint } from '../../src/devmint/index.js';
-import { Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
+import { startGateway as startShipped } from '../../src/compose.js';
 import { createLogger } from '../../src/log.js';
 import { BackendPool } from '../../src/proxy/pool.js';
 import type { Db } from '../../src/store/db.js';
@@ -94,7 +95,7 @@ interface Started {
 
 async function startGateway(partial: Record<string, unknown>, clock: Clock, db?: Db): Promise<Started> {
   const config = testConfig({ plugins: ['oracle'], ...partial });
-  const gw = await Gateway.start(config, { log: createLogger(config.log.level), now: clock.now, ...(db ? { db } : {}) });
+  const gw = await startShipped(config, { log: createLogger(config.log.level), now: clock.now, ...(db ? { db } : {}) });
   return { gw, oracle: gw.services.get(OracleKey) };
 }
 
@@ -431,7 +432,7 @@ describe('oracle plugin: billing at the published rate', () => {
         oracle: { sources: [source('t', ticker.url)], intervalSeconds: 3600, timeoutMs: 5000 },
       }),
     );
-    gw = await Gateway.start(config, { log: createLogger(config.log.level), now: clock.now });
+    gw = await startShipped(config, { log: createLogger(config.log.level), now: clock.now });
     const oracle = gw.services.get(OracleKey);
 
     let res = await chat(await token(100));

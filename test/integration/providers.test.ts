@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createFakeInvoice } from '../../src/devmint/index.js';
-import { Gateway } from '../../src/gateway.js';
+import type { Gateway } from '../../src/gateway.js';
+import { startGateway } from '../../src/compose.js';
 import { GatewayWallet } from '../../src/cashu/wallet.js';
 import { createLogger } from '../../src/log.js';
 import { WithdrawalsRepo } from '../../src/ledger/withdrawals.js';
@@ -508,7 +509,7 @@ describe('providers: ledger, withdrawals, node registration, the books', () => {
 
       await e.gw.shutdown(0);
       const later = testConfig(PaidEnv.config(e.sim, e.mintUrl, EXTRA));
-      e.gw = await Gateway.start(later, { db, log: createLogger(later.log.level), now: () => Date.now() + 91_000 });
+      e.gw = await startGateway(later, { db, log: createLogger(later.log.level), now: () => Date.now() + 91_000 });
       assert.equal(e.gw.pool.all().filter((n) => n.source === 'registered').length, 0, 'its TTL ran out while the gateway was down');
       await assertBooks(e);
     });

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createDevMint, type DevMint } from '../../src/devmint/index.js';
-import { Gateway, type GatewayOptions } from '../../src/gateway.js';
+import type { Gateway, GatewayOptions } from '../../src/gateway.js';
+import { startGateway } from '../../src/compose.js';
 import { createLogger } from '../../src/log.js';
 import type { ReadinessBody } from '../../src/ops/readiness.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
@@ -42,7 +43,7 @@ describe('GET /readyz', () => {
 
   async function start(partial: Record<string, unknown>, opts: Pick<GatewayOptions, 'now' | 'fetch'> = {}): Promise<Gateway> {
     const config = testConfig({ ...PaidEnv.config(sim, mintUrl), ...partial });
-    const gw = await Gateway.start(config, { log: createLogger(config.log.level), ...opts });
+    const gw = await startGateway(config, { log: createLogger(config.log.level), ...opts });
     gws.push(gw);
     return gw;
   }
@@ -95,7 +96,7 @@ describe('GET /readyz', () => {
     const flaky = Object.create(db) as SqliteDb;
     flaky.get = (sql, params) => (broken ? Promise.reject(new Error('disk I/O error')) : db.get(sql, params));
     const config = testConfig(PaidEnv.config(sim, mintUrl));
-    const gw = await Gateway.start(config, { log: createLogger(config.log.level), db: flaky });
+    const gw = await startGateway(config, { log: createLogger(config.log.level), db: flaky });
     gws.push(gw);
     assert.equal((await readyz(gw)).status, 200);
     broken = true;

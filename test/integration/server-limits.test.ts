@@ -8,7 +8,7 @@ import { Wallet } from '@cashu/cashu-ts';
 import { pino } from 'pino';
 import request from 'supertest';
 import { createDevMint, mintToken, type DevMint } from '../../src/devmint/index.js';
-import { Gateway } from '../../src/gateway.js';
+import { startGateway } from '../../src/compose.js';
 import { createLogger, prettyLine } from '../../src/log.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
@@ -100,7 +100,7 @@ describe('access log', () => {
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => (lines.push(chunk.toString()), cb()) });
     const config = testConfig({ ...PaidEnv.config(sim, mintUrl), auth: { required: true, apiKeys: [{ id: 'k', key: 'sk-very-secret-api-key' }] } });
-    const gw = await Gateway.start(config, { log: createLogger('silent'), accessLog: pino({ base: undefined }, sink) });
+    const gw = await startGateway(config, { log: createLogger('silent'), accessLog: pino({ base: undefined }, sink) });
     try {
       const wallet = new Wallet(mintUrl);
       await wallet.loadMint();

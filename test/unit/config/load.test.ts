@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseConfig, substituteEnv } from '../../../src/config/load.js';
+import { parseConfig } from '../../../src/compose.js';
+import { substituteEnv } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/config/spec.js';
 
 describe('config', () => {

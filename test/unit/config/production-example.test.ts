@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseConfig } from '../../../src/config/load.js';
+import { parseConfig } from '../../../src/compose.js';
 
 describe('config/production.example.yaml', () => {
   const text = readFileSync(new URL('../../../config/production.example.yaml', import.meta.url), 'utf8');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Broadcasts, checkBroadcast, isCurrent } from '../../../plugins/oracle/broadcasts.js';
-import { parseConfig } from '../../../src/config/load.js';
+import { parseConfig } from '../../../src/compose.js';
 import { ConfigError } from '../../../src/config/spec.js';
 import { GatewayError } from '../../../src/errors.js';
 import { SqliteDb } from '../../../src/store/sqlite.js';

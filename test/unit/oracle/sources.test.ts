@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { parseConfig } from '../../../src/config/load.js';
+import { parseConfig } from '../../../src/compose.js';
 import { absurdIndexes, atPath, fetchSource, median, parsePrice, type SourceConfig } from '../../../plugins/oracle/sources.js';
 
 /** A loopback server answering every GET with `reply`; 'hang' never answers. */
