@@ -201,7 +201,7 @@ class JobRun {
         else deps.pool.markFailed(node, err.message);
       }
       node.failovers++;
-      deps.metrics.backendFailovers.inc({ node: node.id });
+      deps.metrics.backendFailovers.inc({ node: deps.metrics.nodeLabel(node.id) });
       if (!slot.moveOn(job.model, tried, job.route)) break;
     }
     job.node = slot.held ? slot.node : undefined;

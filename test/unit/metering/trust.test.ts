@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { outputCap } from '../../../plugins/metering/caps.js';
 import { clampUsage, completionCeiling, promptCeiling, tolerance } from '../../../plugins/metering/trust.js';
 import { UsageCounter } from '../../../plugins/metering/usage.js';
+import { GatewayMetrics, MAX_NODE_LABELS, OTHER_NODE } from '../../../src/metrics/registry.js';
 import { SseParser } from '../../../src/stream/sse.js';
 
 const usage = (promptTokens: number, completionTokens: number) => ({ promptTokens, completionTokens, source: 'backend' as const });
@@ -64,5 +65,12 @@ describe('metering: an untrusted node is billed at most the gateway\'s own count
     for (const ev of new SseParser({ maxEventBytes: 1 << 20 }).push(Buffer.from(body))) c.observeEvent(ev);
     assert.equal(c.outputSoFar, 26);
     assert.ok(c.ownCompletionTokens() < 10, `the alphabet is a few tokens, not 26 (${c.ownCompletionTokens()})`);
+  });
+
+  it('node labels of the dispute and failover counters are bounded', () => {
+    const m = new GatewayMetrics({ processMetrics: false });
+    for (let i = 0; i < MAX_NODE_LABELS; i++) assert.equal(m.nodeLabel(`p/n${i}`), `p/n${i}`);
+    assert.equal(m.nodeLabel('p/one-too-many'), OTHER_NODE);
+    assert.equal(m.nodeLabel('p/n7'), 'p/n7', 'a node already labelled keeps its name');
   });
 });
