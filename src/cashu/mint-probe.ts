@@ -38,6 +38,8 @@ export async function probeMint(url: string, timeoutMs: number): Promise<MintPro
     out.ok = true;
   } catch (err) {
     out.error = err instanceof MintRequestError ? err.message : (err as Error).message;
+  } finally {
+    client.close();
   }
   return out;
 }

@@ -132,11 +132,12 @@ export class GatewayWallet {
     this.background.kick();
   }
 
-  /** Stops the background work and forgets pooled blindings. Signed outputs stay in the store. */
+  /** Stops the background work, forgets pooled blindings, closes idle mint connections. Signed outputs stay in the store. */
   async close(): Promise<void> {
     this.background.stop();
     this.pool.clear();
     this.unblinder.clear();
+    for (const h of [...this.trusted.values(), ...this.others.values()]) h.client.close();
   }
 
   /** Resolves when the background has nothing left to do (pool full, nothing to unblind). */

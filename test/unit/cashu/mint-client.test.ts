@@ -89,4 +89,36 @@ describe('cashu/mint-client', () => {
     e = await failure(c.post('swap', '/v1/swap', {}));
     assert.deepEqual([e.kind, e.mayHaveArrived], ['http', true]);
   });
+
+  it('keeps one connection to the mint for successive requests (no handshake on the claim path)', async () => {
+    const s = await serve((_req, res) => res.end('{"ok":true}'));
+    server = s.server;
+    let connections = 0;
+    s.server.on('connection', () => connections++);
+    const c = new MintClient(s.url);
+    for (let i = 0; i < 3; i++) assert.deepEqual(await c.post('swap', '/v1/swap', { i }), { ok: true });
+    assert.equal(connections, 1);
+    c.close();
+  });
+
+  it('an answer cut short: may have happened', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 100 });
+      res.write('{"signatures":');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    server = s.server;
+    const e = await failure(new MintClient(s.url).post('swap', '/v1/swap', {}));
+    assert.deepEqual([e.kind, e.mayHaveArrived], ['network', true]);
+  });
+
+  it('a redirect is not followed; a POST answered by one may have happened', async () => {
+    const s = await serve((_req, res) => {
+      res.writeHead(307, { location: 'http://127.0.0.1:1/v1/swap' });
+      res.end();
+    });
+    server = s.server;
+    const e = await failure(new MintClient(s.url).post('swap', '/v1/swap', {}));
+    assert.deepEqual([e.kind, e.status, e.mayHaveArrived], ['http', 307, true]);
+  });
 });
