@@ -149,14 +149,41 @@ export class Holdings {
 
   // ---- outputs ------------------------------------------------------------------------------
 
-  /** Outputs committed before their swap ('pending'), or a melt's NUT-08 blank outputs ('blank'). */
+  /** Outputs committed before their swap ('pending'), or a melt's NUT-08 blank outputs ('blank'): one statement. */
   async insertOutputs(sql: SqlExecutor, outputs: readonly NewOutput[], now = Date.now(), state: 'pending' | 'blank' = 'pending'): Promise<void> {
-    for (const o of outputs) {
+    if (outputs.length === 0) return;
+    await sql.run(
+      `INSERT INTO wallet_outputs (${OUTPUT_COLS}) VALUES ${outputs.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      outputs.flatMap((o) => [o.b_, o.job_id, o.mint, o.keyset_id, o.amount, o.secret, o.r, state, now, now]),
+    );
+  }
+
+  /**
+   * A swap's answer, in the caller's transaction: each listed output still 'pending' (or
+   * 'failed' by a restore that ran too early) → 'signed', with its signature stored. Returns the
+   * outputs this call moved; the others were settled meanwhile by a restore ('done'). Three
+   * statements at most, whatever the number of outputs.
+   * MUST only be given outputs of one swap whose answer is being stored: then an output of the
+   * list found 'signed' after the UPDATE is one this call moved.
+   */
+  async signOutputs(sql: SqlExecutor, signed: readonly ({ b_: string } & SignatureRow)[], now = Date.now()): Promise<Set<string>> {
+    if (signed.length === 0) return new Set();
+    const keys = signed.map((o) => o.b_);
+    const marks = keys.map(() => '?').join(', ');
+    const n = await sql.run(`UPDATE wallet_outputs SET state = 'signed', updated_at = ? WHERE b_ IN (${marks}) AND state IN ('pending', 'failed')`, [now, ...keys]);
+    let moved = signed;
+    if (n !== signed.length) {
+      const rows = await sql.all<{ b_: string }>(`SELECT b_ FROM wallet_outputs WHERE b_ IN (${marks}) AND state = 'signed'`, keys);
+      const ours = new Set(rows.map((r) => r.b_));
+      moved = signed.filter((o) => ours.has(o.b_));
+    }
+    if (moved.length > 0) {
       await sql.run(
-        `INSERT INTO wallet_outputs (${OUTPUT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [o.b_, o.job_id, o.mint, o.keyset_id, o.amount, o.secret, o.r, state, now, now],
+        `INSERT INTO wallet_signatures (b_, c_, dleq, k, created_at) VALUES ${moved.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+        moved.flatMap((o) => [o.b_, o.c_, o.dleq, o.k, now]),
       );
     }
+    return new Set(moved.map((o) => o.b_));
   }
 
   /**

@@ -29,7 +29,7 @@ import { MintClient, MintRequestError } from './mint-client.js';
 import { ClaimInDoubtError, gatewayErrorOf } from './mint-errors.js';
 import { normalizeMintUrl, tryNormalizeMintUrl } from './mint-url.js';
 import { BackgroundRunner } from './background.js';
-import { createOutputs, wellFormedSignature, type BlindSignatureJson } from './outputs.js';
+import { createOutputs, wellFormedSignature, type BlindSignatureJson, type PreparedOutput } from './outputs.js';
 import { BlindingPool } from './pool.js';
 import { recoverPendingOutputs } from './recovery.js';
 import { Spender } from './spend.js';
@@ -289,17 +289,16 @@ export class GatewayWallet {
       let signed: UnblindItem[];
       try {
         signed = await this.db.tx(async (sql) => {
-          const out: UnblindItem[] = [];
+          const usable: Array<{ o: PreparedOutput; sig: BlindSignatureJson; K: string }> = [];
           for (const [i, o] of outputs.entries()) {
             const c = checked[i];
-            if (!c) {
-              await this.holdings.moveOutput(sql, o.row.b_, ['pending', 'failed'], 'invalid');
-            } else if (await this.holdings.moveOutput(sql, o.row.b_, ['pending', 'failed'], 'signed')) {
-              await this.holdings.insertSignature(sql, o.row.b_, { c_: c.sig.C_, dleq: c.sig.dleq ? JSON.stringify(c.sig.dleq) : null, k: c.K });
-              out.push({ keysetId: o.row.keyset_id, amount: o.row.amount, secret: o.row.secret, r: o.row.r, B_: o.row.b_,
-                C_: c.sig.C_, dleq: c.sig.dleq ?? null, K: c.K, jobId, mint: prepared.mint });
-            }
+            if (c) usable.push({ o, ...c });
+            else await this.holdings.moveOutput(sql, o.row.b_, ['pending', 'failed'], 'invalid');
           }
+          const moved = await this.holdings.signOutputs(sql, usable.map(({ o, sig, K }) => ({ b_: o.row.b_, c_: sig.C_, dleq: sig.dleq ? JSON.stringify(sig.dleq) : null, k: K })));
+          const out = usable.filter(({ o }) => moved.has(o.row.b_)).map(({ o, sig, K }): UnblindItem => ({
+            keysetId: o.row.keyset_id, amount: o.row.amount, secret: o.row.secret, r: o.row.r, B_: o.row.b_,
+            C_: sig.C_, dleq: sig.dleq ?? null, K, jobId, mint: prepared.mint }));
           if (complete && whenClaimed) await whenClaimed(sql);
           return out;
         });

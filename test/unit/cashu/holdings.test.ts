@@ -133,4 +133,20 @@ for (const store of stores) describe(`cashu/holdings (${store.name})`, () => {
     assert.equal(await h.heldSum('j'), 4);
     assert.equal(await h.countOutputs('signed'), 1);
   });
+
+  it("a swap's answer: outputs still pending or failed become signed with their signatures, restored ones are left alone", async () => {
+    const out = (amount: number) => ({ b_: '02' + hex(32), job_id: 'j', mint: MINT, keyset_id: 'k', amount, secret: hex(32), r: hex(32) });
+    const [a, b, c, d] = [out(1), out(2), out(4), out(8)];
+    await db.tx((sql) => h.insertOutputs(sql, [a, b, c, d], 1000));
+    assert.equal((await h.pendingOutputs(1000)).length, 4, 'one statement stores them all');
+    const sig = (o: { b_: string }) => ({ b_: o.b_, c_: '03' + hex(32), dleq: null, k: '02' + hex(32) });
+    assert.deepEqual(await db.tx((sql) => h.signOutputs(sql, [sig(a), sig(b)], 2000)), new Set([a.b_, b.b_]), 'all moved');
+    // c was marked failed by a restore that ran too early, d was restored ('done') meanwhile
+    await db.tx((sql) => h.moveOutput(sql, c.b_, ['pending'], 'failed'));
+    await db.tx((sql) => h.moveOutput(sql, d.b_, ['pending'], 'done'));
+    assert.deepEqual(await db.tx((sql) => h.signOutputs(sql, [sig(c), sig(d)], 3000)), new Set([c.b_]), 'only what this call moved');
+    assert.equal(await h.heldSum('j'), 7);
+    assert.deepEqual((await h.signedOutputs(db, { jobId: 'j' })).map((r) => r.amount), [4, 2, 1], 'each with its signature');
+    assert.equal(Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM wallet_signatures`))?.n), 3, 'no signature stored for the restored output');
+  });
 });
