@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../../src/store/db.js';
 import { migrate, type MigrationSet } from '../../src/store/migrate.js';
+import { DIRECTORY_SCHEMA } from './directory.js';
 
 // Owlrun node agents' identities, in the store (every replica sees them):
 // - a provider per agent key joined by trust on first use (only the key's sha256 is kept);
@@ -24,10 +25,13 @@ CREATE TABLE IF NOT EXISTS marketplace_nodes (
 );
 `;
 
-/** Schema versions of marketplace_providers, marketplace_nodes (src/store/migrate.ts: never edit a released one, append). */
+/** Schema versions of the marketplace's tables (src/store/migrate.ts: never edit a released one, append). */
 export const MARKETPLACE_MIGRATIONS: MigrationSet = {
   owner: 'marketplace',
-  migrations: [{ version: 1, name: 'first schema', up: MARKETPLACE_SCHEMA }],
+  migrations: [
+    { version: 1, name: 'first schema', up: MARKETPLACE_SCHEMA },
+    { version: 2, name: 'replicas share their agents (directory, cluster secret)', up: DIRECTORY_SCHEMA },
+  ],
 };
 
 export const keyDigest = (key: string): string => createHash('sha256').update(key).digest('hex');

@@ -21,12 +21,17 @@ import { MarketplaceMetrics } from './metrics.js';
 import { AGENT_KEY, isAgentRegistration, parseAgentRegistration, ProviderKeys, RegistrationError } from './registration.js';
 import { AgentSession } from './session.js';
 import { AgentTransport } from './transport.js';
+import { clusterSecret } from './directory.js';
+import { RemoteAgentTransport } from './remote-transport.js';
+import { ReplicaCluster } from './replicas.js';
 
 const BODY_LIMIT = 64 * 1024;
 /** A WebSocket dial must follow a registration of its key this recently (the agent registers before every dial). */
 const REGISTRATION_WINDOW_MS = 10 * 60_000;
 /** Node messages are a 4096-byte read, JSON-escaped: far below this. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
+/** How much longer than its own timers a replica waits for the replica holding an agent. */
+const REPLICA_MARGIN_MS = 10_000;
 
 /**
  * The Owlrun node protocol, gateway side (docs/owlrun-node-protocol.md): GPU owners' agents
@@ -34,6 +39,7 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
  * GET /v1/gateway/ws?api_key=KEY, take jobs over that socket, fetch each job's request once
  * (GET /v1/gateway/jobs/{id}/proxy/request) and stream the answer back in proxy_chunk messages,
  * which AgentTransport turns into the same upstream byte stream an HTTP backend gives.
+ * On a PostgreSQL store, replicas serve buyers with each other's agents (replicas.ts).
  * Switched on by `marketplace.enabled`.
  */
 export async function create(deps: PluginDeps<InferFields<typeof marketplaceConfig> & InferFields<typeof providersConfig>>): Promise<PluginHooks> {
@@ -56,22 +62,45 @@ export async function create(deps: PluginDeps<InferFields<typeof marketplaceConf
   const money = deps.services.has(SettlementsKey) ? await moneyServices(deps) : undefined;
 
   let metrics: MarketplaceMetrics | undefined;
+  // Replicas share one store only on PostgreSQL: there, agents connected to other replicas serve here too.
+  const secret = db.dialect === 'postgres' ? await clusterSecret(db) : undefined;
+  const remote = secret !== undefined
+    ? new RemoteAgentTransport({
+        secret,
+        log,
+        timeouts: { answerMs: m.acceptTimeoutMs + m.firstChunkTimeoutMs + REPLICA_MARGIN_MS, gapMs: m.chunkGapTimeoutMs + REPLICA_MARGIN_MS },
+        onForward: (result) => metrics?.forwarded.inc({ result }),
+      })
+    : undefined;
   const transport = new AgentTransport({
     pool,
     log,
     timeouts: m,
     maxConcurrent: m.maxConcurrent,
     onEvent: (event) => metrics?.jobs.inc({ event }),
+    yields: (node) => remote !== undefined && node.transport === remote,
   });
-  metrics = new MarketplaceMetrics(deps.metrics, () => transport.connected);
+  let cluster: ReplicaCluster | undefined;
+  metrics = new MarketplaceMetrics(deps.metrics, () => transport.connected, () => cluster?.remoteNodes ?? 0);
+  if (remote && secret !== undefined) {
+    cluster = new ReplicaCluster({
+      db, pool, local: transport, remote, log, metrics, secret,
+      syncMs: m.replicaSyncMs, replicaUrl: m.replicaUrl, listenHost: config.server.host, bodyLimit: config.server.bodyLimit,
+      graceMs: config.server.shutdownGraceSeconds * 1000,
+    });
+  }
   const sessions = new Set<AgentSession>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
 
   const hooks = {
-    bound: (s: AgentSession) => void transport.attach(s),
+    bound: (s: AgentSession) => {
+      const node = transport.attach(s);
+      if (node) cluster?.attached(node, s);
+    },
     closed: (s: AgentSession) => {
       sessions.delete(s);
-      transport.detach(s);
+      const left = transport.detach(s);
+      if (left) cluster?.detached(left);
     },
     load: (s: AgentSession) => transport.publishLoad(s),
     ack: (s: AgentSession) => heartbeatAck(money ? db : undefined, s.provider, transport.running, money?.billing.btcUsd() ?? 0, Date.now()),
@@ -80,6 +109,7 @@ export async function create(deps: PluginDeps<InferFields<typeof marketplaceConf
   /** The key rides in the URL's query only: the URL is never logged. */
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const key = new URL(req.url ?? '/', 'http://gateway').searchParams.get('api_key') ?? '';
+    cluster?.noteListener(req.socket);
     (async () => {
       const registrations = key ? await accounts.registrations(key, Date.now() - REGISTRATION_WINDOW_MS) : [];
       if (registrations.length === 0) return refuseUpgrade(socket, 401, 'Unauthorized');
@@ -92,6 +122,8 @@ export async function create(deps: PluginDeps<InferFields<typeof marketplaceConf
       refuseUpgrade(socket, 500, 'Internal Server Error');
     });
   };
+
+  cluster?.start();
 
   return {
     settlesWithoutStore: true,
@@ -116,9 +148,11 @@ export async function create(deps: PluginDeps<InferFields<typeof marketplaceConf
         }
       });
 
-      router.get('/v1/gateway/jobs/:id/proxy/request', (ctx) => {
+      router.get('/v1/gateway/jobs/:id/proxy/request', async (ctx) => {
         const key = bearer(ctx.get('authorization') || undefined);
-        const body = key ? transport.takeRequest(ctx.params.id ?? '', key) : undefined;
+        let body = key ? transport.takeRequest(ctx.params.id ?? '', key) : undefined;
+        // Behind a load balancer the fetch may reach another replica than the agent's socket.
+        if (!body && key && cluster) body = await cluster.fetchElsewhere(ctx.params.id ?? '', key);
         ctx.set('Cache-Control', 'no-store');
         if (!body) {
           ctx.status = 404;
@@ -128,30 +162,33 @@ export async function create(deps: PluginDeps<InferFields<typeof marketplaceConf
         ctx.type = 'application/json';
         ctx.body = body;
       });
+
+      cluster?.routes(router);
     },
 
     upgrades(routes: UpgradeRoutes) {
       routes.on('/v1/gateway/ws', upgrade);
       // Running jobs have ended: agents go and re-register (with another replica, or this one restarted).
-      routes.onDrain(() => transport.drainAll());
+      routes.onDrain(async () => {
+        await cluster?.drain();
+        await transport.drainAll();
+      });
     },
 
     async onSettle(job, s) {
       const node = job.node;
-      if (node?.transport !== transport) return;
+      if (!node || (node.transport !== transport && (!remote || node.transport !== remote))) return;
       const bills = deps.services.find(BillsKey);
       const usage = bills?.usage(job);
       const bill = bills?.bill(job);
       const btcUsd = deps.services.find(PaymentsKey)?.quote(job)?.btcUsd ?? 0;
-      s.afterCommit(() =>
-        transport.complete(node.id, job.id, job.model, {
-          tokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0),
-          earnedUsd: ((bill?.providerSats ?? 0) / 1e8) * btcUsd,
-        }),
-      );
+      const r = { tokens: (usage?.promptTokens ?? 0) + (usage?.completionTokens ?? 0), earnedUsd: ((bill?.providerSats ?? 0) / 1e8) * btcUsd };
+      // An agent held by another replica learns it from that replica.
+      s.afterCommit(() => (node.transport === transport ? transport.complete(node.id, job.id, job.model, r) : remote!.complete(node, job.id, job.model, r)));
     },
 
     async close() {
+      await cluster?.stop();
       for (const s of sessions) s.close();
       wss.close();
     },

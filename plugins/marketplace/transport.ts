@@ -45,6 +45,8 @@ export class AgentTransport implements NodeTransport {
       timeouts: RelayTimeouts;
       maxConcurrent: number;
       onEvent(e: RelayEvent): void;
+      /** A pool node this transport may replace (another replica's entry for the same agent). */
+      yields?(node: BackendNode): boolean;
     },
   ) {}
 
@@ -57,7 +59,7 @@ export class AgentTransport implements NodeTransport {
     const reg = session.registration!;
     const id = AgentTransport.nodeId(session.provider, reg.nodeId);
     const existing = this.d.pool.get(id);
-    if (existing && existing.transport !== this) {
+    if (existing && existing.transport !== this && !this.d.yields?.(existing)) {
       this.d.log.warn({ node: id }, 'an agent node id clashes with another node: disconnected');
       session.close();
       return undefined;
@@ -82,14 +84,15 @@ export class AgentTransport implements NodeTransport {
     if (node?.transport === this && this.sessions.get(node.id) === session) node.publishLoad({ running: session.queueDepth }, Date.now());
   }
 
-  /** A closed session's node leaves the pool at once (unless a newer socket of it took over). */
-  detach(session: AgentSession): void {
-    if (!session.registration) return;
+  /** A closed session's node leaves the pool at once (unless a newer socket of it took over); returns its id when it left. */
+  detach(session: AgentSession): string | undefined {
+    if (!session.registration) return undefined;
     const id = AgentTransport.nodeId(session.provider, session.registration.nodeId);
-    if (this.sessions.get(id) !== session) return;
+    if (this.sessions.get(id) !== session) return undefined;
     this.sessions.delete(id);
     if (this.d.pool.get(id)?.transport === this) this.d.pool.remove(id);
     this.d.log.info({ node: id }, 'Owlrun agent disconnected; left the pool');
+    return id;
   }
 
   open(node: BackendNode, req: TransportRequest): Promise<Upstream> {
@@ -115,12 +118,27 @@ export class AgentTransport implements NodeTransport {
    * Anything else gets nothing (the caller answers 404 whatever the reason).
    */
   takeRequest(jobId: string, key: string): Buffer | undefined {
+    return this.takeRequestOf(jobId, keyDigest(key));
+  }
+
+  /** As takeRequest, for the sha256 of the key (hex): the fetch reached another replica, which forwarded it here. */
+  takeRequestOf(jobId: string, digest: string): Buffer | undefined {
     const entry = this.jobs.get(jobId);
-    if (!entry) return undefined;
-    const a = Buffer.from(keyDigest(key), 'hex');
+    if (!entry || !/^[0-9a-f]{64}$/.test(digest)) return undefined;
+    const a = Buffer.from(digest, 'hex');
     const b = Buffer.from(entry.session.keyDigest, 'hex');
     if (!timingSafeEqual(a, b)) return undefined;
     return entry.job.takeRequest();
+  }
+
+  /** The connected session of a pool node of this transport. */
+  sessionOf(nodeId: string): AgentSession | undefined {
+    return this.sessions.get(nodeId);
+  }
+
+  /** The pool ids of the agents connected here. */
+  nodeIds(): string[] {
+    return [...this.sessions.keys()];
   }
 
   /** Tells the node what a settled job earned it (its dashboard's only source). */

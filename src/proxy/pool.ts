@@ -86,6 +86,11 @@ export class BackendPool {
     return gone;
   }
 
+  /** Room appeared on a node other than by an admission slot's release (e.g. a job another replica ran there ended): waiters re-check. */
+  poke(): void {
+    this.changed();
+  }
+
   remove(id: string): void {
     if (this.nodes.delete(id)) this.changed();
   }

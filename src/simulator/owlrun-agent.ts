@@ -29,6 +29,8 @@ export type AgentBehaviour =
 
 export interface OwlrunAgentOptions {
   gateway: string;
+  /** Where the agent's job fetches land when not at `gateway` (another replica, as behind a non-sticky load balancer). */
+  fetchGateway?: string;
   key?: string;
   nodeId?: string;
   models?: string[];
@@ -64,6 +66,8 @@ export class OwlrunAgent {
   drains = 0;
   /** job offers received. */
   offers = 0;
+  /** The job ids offered, in order. */
+  readonly offered: string[] = [];
   /** proxy_chunk messages sent, all jobs. */
   chunksSent = 0;
   readonly wallet: AgentWallet;
@@ -206,12 +210,13 @@ export class OwlrunAgent {
   private async handleJob(ws: WebSocket, jobId: string, model: string): Promise<void> {
     const b = this.o.behaviour ?? 'mock';
     this.offers++;
+    this.offered.push(jobId);
     if (!this.models.includes(model) || b === 'reject') return this.send(ws, { type: 'reject', job_id: jobId, reason: 'model_not_loaded' });
     this.send(ws, { type: 'accept', job_id: jobId });
     if (b === 'silent') return;
     this.queueDepth++;
     try {
-      const res = await fetch(`${this.o.gateway}/v1/gateway/jobs/${jobId}/proxy/request`, { headers: { authorization: `Bearer ${this.key}` } });
+      const res = await fetch(`${this.o.fetchGateway ?? this.o.gateway}/v1/gateway/jobs/${jobId}/proxy/request`, { headers: { authorization: `Bearer ${this.key}` } });
       if (res.status !== 200) return void (await res.arrayBuffer());
       const body = JSON.parse(await res.text()) as Record<string, unknown>;
       if (!('stream' in body)) body.stream = true;
