@@ -231,10 +231,10 @@ describe('routing, failover and errors', () => {
     const lines: string[] = [];
     gw = await startTestGateway({ backends: [{ id: 'v', kind: 'vllm', url: s.url, models: [s.model] }] }, { accessLog: { write: (line: string) => lines.push(line) } });
     const body = JSON.stringify({ model: s.model, messages: [{ role: 'user', content: 'hi' }] });
-    const seen = [];
+    const seen: Record<string, string | null>[] = [];
     // The trailing slash reaches the backend as sent (the simulator answers it 404).
     for (const [path, status] of [['/v1/chat/completions', 200], ['/v1/chat/completions?x=1', 200], ['/v1/chat/completions/', 404]] as const) {
-      const res = await fetch(gw.url + path, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://agent.example' }, body });
+      const res: Response = await fetch(gw!.url + path, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://agent.example' }, body });
       assert.equal(res.status, status, path);
       if (status === 200) assert.equal(((await res.json()) as { object: string }).object, 'chat.completion');
       else await res.arrayBuffer();
