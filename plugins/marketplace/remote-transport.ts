@@ -63,17 +63,17 @@ export class RemoteAgentTransport implements NodeTransport {
     if (!target) throw new NodeRefusedError('the node left its replica');
     const payload = Buffer.from(JSON.stringify({ job_id: req.jobId, node_id: node.id, body: req.body }));
     try {
-      return await this.send(target, payload, req, false);
+      return await this.send(node, target, payload, req, false);
     } catch (err) {
       // A pooled connection the other replica closed while idle: once more on a fresh one (nothing was streamed).
       if (!(err instanceof StaleConnection) || req.signal.aborted) throw err instanceof StaleConnection ? err.refusal : err;
-      return this.send(target, payload, req, true).catch((e: unknown) => {
+      return this.send(node, target, payload, req, true).catch((e: unknown) => {
         throw e instanceof StaleConnection ? e.refusal : e;
       });
     }
   }
 
-  private send(target: RemoteTarget, payload: Buffer, req: TransportRequest, fresh: boolean): Promise<Upstream> {
+  private send(node: BackendNode, target: RemoteTarget, payload: Buffer, req: TransportRequest, fresh: boolean): Promise<Upstream> {
     return new Promise<Upstream>((resolve, reject) => {
       let answered = false;
       let watchdog: NodeJS.Timeout | undefined;
@@ -125,6 +125,7 @@ export class RemoteAgentTransport implements NodeTransport {
         if (!fresh && out.reusedSocket && !req.signal.aborted) return reject(new StaleConnection(refusal));
         if (!req.signal.aborted) {
           target.failedAt = Date.now();
+          node.healthy = false; // until its replica renews its entry
           this.d.onForward('unreachable');
         }
         reject(refusal);
