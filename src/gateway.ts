@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createListener } from './app.js';
-import type { AccessSink } from './http/access-log.js';
+import { AccessLog, type AccessSink } from './http/access-log.js';
 import type { GatewayConfig } from './config/types.js';
 import { fixedRateWarning, type PricingPlugins } from './billing/rate-warning.js';
 import { MintMonitor, TrustedMintsKey } from './cashu/mint-monitor.js';
@@ -47,7 +47,7 @@ export class Gateway {
   private ownsDb = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
   private readonly upgrades = new UpgradeRoutes();
-  private accessLog?: AccessSink;
+  private accessLog?: AccessLog;
   /** The trusted mints' reachability checks (absent without the payment plugin). */
   mints?: MintMonitor;
 
@@ -126,7 +126,8 @@ export class Gateway {
       gw.closers.push(...closers);
       gw.ownsDb = !opts.db;
       gw.mints = mintMonitor;
-      gw.accessLog = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? logDestination(config.log.format) : undefined);
+      const accessSink = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? logDestination(config.log.format) : undefined);
+      gw.accessLog = accessSink ? new AccessLog(accessSink) : undefined;
       await Promise.all([pool.checkAll(), mintsChecked]);
       pool.start();
       mintMonitor?.start();
@@ -260,6 +261,7 @@ export class Gateway {
     this.forwarder.close();
     await this.runner.close();
     for (const fn of this.closers.reverse()) await fn();
+    this.accessLog?.flush();
     if (this.ownsDb) await this.db.close();
     this.log.info('owlrun gateway stopped');
   }

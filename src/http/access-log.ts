@@ -5,13 +5,40 @@ import type Koa from 'koa';
 // MUST never hold a token, receipt or key: no headers, no body, and the path without its query
 // string (a node agent's key rides in its URL's query).
 //
-// The line is built as one string and handed to the sink in one write: the same JSON a pino
+// Each line is built as one string (AccessLog batches a turn's lines into one write): the same JSON a pino
 // logger at level info with no base fields wrote (`{"level":30,"time":…,fields…,"msg":"request"}`),
 // without a logger's per-call object walk and redaction pass (nothing secret is ever put in it).
 
 /** Where access-log lines go: each write is one complete line ending in "\n" (e.g. a pino destination, a Writable). */
 export interface AccessSink {
   write(line: string): unknown;
+}
+
+/**
+ * The gateway's access-log writer: the lines finished in one event-loop turn reach the sink in
+ * ONE write, at the end of that turn (under load, one write for many requests). `flush()` writes
+ * what is pending at once (shutdown). A crash loses at most the current turn's lines.
+ */
+export class AccessLog implements AccessSink {
+  private pending = '';
+  private scheduled = false;
+
+  constructor(private readonly sink: AccessSink) {}
+
+  write(line: string): void {
+    this.pending += line;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending === '') return;
+    const out = this.pending;
+    this.pending = '';
+    this.sink.write(out);
+  };
 }
 
 /** What the job runner adds to its request's line. */

@@ -229,7 +229,7 @@ describe('routing, failover and errors', () => {
   it('an inference POST on its exact path (direct) and on a path the router matches loosely (Koa) gets the same request id, CORS headers and access-log line', async () => {
     const s = await sim({ kind: 'vllm', tokens: 3 });
     const lines: string[] = [];
-    gw = await startTestGateway({ backends: [{ id: 'v', kind: 'vllm', url: s.url, models: [s.model] }] }, { accessLog: { write: (line: string) => lines.push(line) } });
+    gw = await startTestGateway({ backends: [{ id: 'v', kind: 'vllm', url: s.url, models: [s.model] }] }, { accessLog: { write: (text: string) => lines.push(...text.split('\n').filter(Boolean)) } });
     const body = JSON.stringify({ model: s.model, messages: [{ role: 'user', content: 'hi' }] });
     const seen: Record<string, string | null>[] = [];
     // The trailing slash reaches the backend as sent (the simulator answers it 404).
@@ -244,6 +244,7 @@ describe('routing, failover and errors', () => {
     assert.deepEqual(seen[1], seen[0]);
     assert.deepEqual(seen[2], seen[0]);
     assert.deepEqual(seen[0], { origin: 'https://agent.example', vary: 'Origin', expose: EXPOSED_HEADERS });
+    await new Promise((r) => setImmediate(r)); // the turn's lines are written at its end
     assert.equal(lines.length, 3);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const [i, l] of logged.entries()) {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { accessLine } from '../../../src/http/access-log.js';
+import { AccessLog, accessLine } from '../../../src/http/access-log.js';
 import { serveInference } from '../../../src/http/inference.js';
 import type { JobDeps } from '../../../src/job/run.js';
 
@@ -36,5 +36,22 @@ describe('access log line', () => {
   it('leaves out what is unknown (no model, cost or job: a request that started no job)', () => {
     const line = accessLine({ method: 'GET', path: '/healthz', status: 200, durationMs: 0.4, requestId: 'r-2' }, 1);
     assert.equal(line, '{"level":30,"time":1,"method":"GET","path":"/healthz","status":200,"duration_ms":0,"request_id":"r-2","msg":"request"}\n');
+  });
+});
+
+describe('access log writer', () => {
+  it('writes the lines of one event-loop turn in one write, at the end of the turn; flush() at once', async () => {
+    const writes: string[] = [];
+    const log = new AccessLog({ write: (text: string) => writes.push(text) });
+    log.write('a\n');
+    log.write('b\n');
+    assert.deepEqual(writes, []);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes, ['a\nb\n']);
+    log.write('c\n');
+    log.flush();
+    assert.deepEqual(writes, ['a\nb\n', 'c\n']);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 2, 'nothing left to write');
   });
 });
