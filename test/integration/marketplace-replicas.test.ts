@@ -262,6 +262,27 @@ async function ledger(url: string): Promise<Record<string, number | boolean>> {
     await assertLedger(env!);
   });
 
+  it('an agent that reconnects to B takes its entry over; once its old socket on A is gone, A sends its buyers to B', async () => {
+    const { a, b } = await twoReplicas();
+    const first = await agentAtA();
+    // The same node (key and id) dials B, as after a reconnect through the load balancer, while A still holds the old socket.
+    const moved = await joinAgent(env!, { key: first.key, nodeId: first.nodeId }, b.url);
+    agents.push(moved);
+    first.kill();
+    await waitFor(async () => (await metric(a.url, 'owlrun_marketplace_replica_nodes')) === 1, 'A routes to the agent through B');
+    for (const gw of [a, b]) {
+      const res = await buy(gw, chat({ stream: true }), { 'x-cashu': await env!.token(30) });
+      const data = sseData(await res.text());
+      assert.equal(streamedText(data), MOCK_TEXT, `a buyer at ${gw === a ? 'A' : 'B'} is served`);
+      assert.equal(await env!.redeem(asChange(data.at(-1)).token), 20);
+    }
+    assert.equal(moved.fetched.size, 2);
+    assert.equal(first.fetched.size, 0);
+    assert.equal(await metric(a.url, 'owlrun_marketplace_forwarded_jobs_total', 'result="streamed"'), 1);
+    assert.equal((await providerBalance(env!, first.key)).earned_sats, 18);
+    await assertLedger(env!);
+  });
+
   it('a replica that stops takes its agents out of the other replicas\' pools', async () => {
     const { b } = await twoReplicas();
     await agentAtA();
