@@ -1,10 +1,11 @@
 import { Billing } from '../../src/billing/billing.js';
 import { ClaimInDoubtError } from '../../src/cashu/mint-errors.js';
 import { TrustedMintsKey } from '../../src/cashu/mint-monitor.js';
-import type { InspectedToken } from '../../src/cashu/types.js';
+import type { ClaimPlan, InspectedToken } from '../../src/cashu/types.js';
 import { ConfigError } from '../../src/config/spec.js';
 import { errorBody, GatewayError, type ErrorCode } from '../../src/errors.js';
 import { QuotedRateKey } from '../../src/models.js';
+import { completeClaim, openClaim } from '../../src/money/claim.js';
 import { moneyServices } from '../../src/money/services.js';
 import type { Job } from '../../src/pipeline/job.js';
 import { CONTINUE, type PluginHooks, type Verdict } from '../../src/pipeline/plugin.js';
@@ -69,7 +70,19 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
       if (!admitted.ok) return refuse(job, admitted.code === 'client_gone' ? 'backend_unavailable' : admitted.code, { echo: raw, message: admitted.message });
 
       const receipt = receiptOf(token);
-      const opened = await money.jobs.create(
+      let plan: ClaimPlan;
+      try {
+        plan = await money.wallet.planClaim(job.id, token);
+      } catch (err) {
+        // Nothing stored, nothing sent: the token is untouched.
+        const gerr = err instanceof GatewayError ? err : new GatewayError('cashu_mint_unreachable');
+        if (!(err instanceof GatewayError)) deps.log.error({ err, job: job.id }, 'claim failed');
+        return refuse(job, gerr.code, { echo: raw, message: gerr.message });
+      }
+      // Store transaction 1 of 2 (src/money/claim.ts): the journal row and the pending outputs.
+      const opened = await openClaim(
+        deps.db,
+        money,
         {
           id: job.id,
           model: job.model,
@@ -85,6 +98,7 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
           prompt_estimate: quote.promptEstimate,
         },
         receipt,
+        plan,
         Date.now(),
       );
       if (!opened.created) {
@@ -94,8 +108,8 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
         return refuse(job, 'cashu_token_spent', { message: `this token already paid for a job; ${where} at GET /v1/change/{X-Cashu-Receipt}` });
       }
       try {
-        const claim = await money.wallet.claim(job.id, token);
-        await money.jobs.markClaimed(job.id, claim.amount, claim.fee);
+        // The one swap, then store transaction 2 of 2: the proofs held and the job 'claimed'.
+        const claim = await completeClaim(money, opened.prepared);
         job.state.payment = { receipt, tokenSats: token.amount, fee: claim.fee, held: claim.amount, format: token.format, mint: token.mint };
         job.responseHeaders['X-Cashu-Receipt'] = receipt;
         return CONTINUE;

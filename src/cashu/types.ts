@@ -70,6 +70,20 @@ export interface SwapInputJson {
   witness?: string;
 }
 
+/** A claim checked against its mint (GatewayWallet.planClaim): nothing made, stored or sent yet. */
+export interface ClaimPlan {
+  readonly jobId: string;
+  readonly mint: string;
+  /** Sats the claim yields: the token's amount less the input fee. */
+  readonly amount: number;
+  readonly fee: number;
+  readonly keyset: KeysetKeys;
+  /** The outputs' amounts (claimDenominations). */
+  readonly amounts: readonly number[];
+  /** The swap's inputs: the client's proofs. Never log them. */
+  readonly inputs: SwapInputJson[];
+}
+
 /** A claim whose outputs are committed 'pending' but whose swap has not been sent. */
 export interface PreparedClaim {
   readonly jobId: string;

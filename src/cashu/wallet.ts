@@ -8,6 +8,9 @@
 //   transaction AFTER. That is the claim: everything a proof is made of is then durable, and its
 //   sats count as held. If the mint may have executed a swap whose answer we lost, the outputs
 //   stay pending and ClaimInDoubtError is thrown; recoverPending() settles them.
+//   A caller with its own record of the claim (the job journal) writes it in the same two
+//   transactions: planClaim() + storePending() inside its transaction before the swap,
+//   executeClaim(prepared, whenClaimed) inside the one after.
 // - Unblinding (C = C_ − r·K, ~5 ms of curve arithmetic per output, DLEQ check included) is
 //   kept off the request path: a background queue right after the claim, on demand in
 //   takeProofs, and for signatures a stopped process left, in recoverPending(). A signature
@@ -33,7 +36,7 @@ import { Spender } from './spend.js';
 import { Unblinder, type UnblindItem } from './unblinder.js';
 import { claimDenominations, selectExactItems } from './split.js';
 import { checkProofs, decodeTokenProofs, encodeToken, readTokenHeader } from './token-format.js';
-import type { ClaimResult, InspectedToken, MintRequestHook, PreparedClaim, SwapInputJson, TokenFormat, WalletLogger, WalletProof } from './types.js';
+import type { ClaimPlan, ClaimResult, InspectedToken, MintRequestHook, PreparedClaim, SwapInputJson, TokenFormat, WalletLogger, WalletProof } from './types.js';
 
 export interface GatewayWalletOptions {
   db: Db;
@@ -89,6 +92,8 @@ export class GatewayWallet {
   private readonly others = new Map<string, MintHandle>();
   /** B_ of outputs whose claim is running in this process: recovery leaves them alone. */
   private readonly inflight = new Set<string>();
+  /** The outputs made for each plan (storePending), so a retried transaction stores the same ones. */
+  private readonly made = new WeakMap<ClaimPlan, PreparedClaim>();
   private readonly pool: BlindingPool;
   private readonly unblinder: Unblinder;
   private readonly background: BackgroundRunner;
@@ -180,10 +185,24 @@ export class GatewayWallet {
   }
 
   /**
-   * First half of claim(): builds the outputs and commits them 'pending'. The caller MUST then
-   * call executeClaim() (public for crash-recovery tests and tools).
+   * First half of claim(): planClaim(), then the outputs committed 'pending' in their own
+   * transaction. The caller MUST then call executeClaim() (public for crash-recovery tests and tools).
    */
   async prepareClaim(jobId: string, inspected: InspectedToken): Promise<PreparedClaim> {
+    const plan = await this.planClaim(jobId, inspected);
+    try {
+      return await this.db.tx((sql) => this.storePending(sql, plan));
+    } catch (err) {
+      this.dropPlan(plan);
+      throw err;
+    }
+  }
+
+  /**
+   * Checks that the token can be claimed at its mint (fee, an active keyset for the amounts)
+   * and fixes the claim's denominations. Makes no blinding, stores and sends nothing.
+   */
+  async planClaim(jobId: string, inspected: InspectedToken): Promise<ClaimPlan> {
     if (typeof jobId !== 'string' || jobId.length === 0) throw new TypeError('claim: jobId is required');
     const mint = this.trusted.get(inspected.mint);
     if (!mint) throw new GatewayError('cashu_mint_untrusted');
@@ -192,25 +211,46 @@ export class GatewayWallet {
     const amounts = claimDenominations(net);
     const keyset = await mint.keysets.outputKeyset([...new Set(amounts)]);
     if (!keyset) throw new GatewayError('internal_error', 'the mint has no active sat keyset that can sign the claim');
-    // Each blinding leaves the pool for good, even if this claim fails before sending it.
-    const outputs = createOutputs(amounts, keyset.id, jobId, inspected.mint, this.pool.take(amounts.length));
-    this.background.kickAfter(BACKGROUND_DELAY_MS);
-    for (const o of outputs) this.inflight.add(o.row.b_);
-    try {
-      await this.db.tx((sql) => this.holdings.insertOutputs(sql, outputs.map((o) => o.row)));
-    } catch (err) {
-      for (const o of outputs) this.inflight.delete(o.row.b_);
-      throw err;
-    }
     const inputs = inspected.proofs.map((p): SwapInputJson => ({
       amount: p.amount, id: p.id, secret: p.secret, C: p.C, ...(p.witness !== undefined && { witness: p.witness }),
     }));
-    return { jobId, mint: inspected.mint, amount: net, fee: inspected.inputFee, keyset: { id: keyset.id, keys: keyset.keys },
-      outputs, request: { inputs, outputs: outputs.map((o) => o.message) } };
+    return { jobId, mint: inspected.mint, amount: net, fee: inspected.inputFee, keyset: { id: keyset.id, keys: keyset.keys }, amounts, inputs };
   }
 
-  /** Second half of claim(): the one POST /v1/swap, then the signatures committed 'signed' (held). */
-  async executeClaim(prepared: PreparedClaim): Promise<ClaimResult> {
+  /**
+   * Inside the caller's transaction, which MUST commit before executeClaim() sends the swap:
+   * the plan's blinded outputs written 'pending'. The outputs are made on the first call, from
+   * pooled blindings, and reused if the transaction runs again (a retry after a rollback: they
+   * were never stored nor sent). A plan whose transaction failed, or that will not be sent,
+   * MUST be given to dropPlan().
+   */
+  async storePending(sql: SqlExecutor, plan: ClaimPlan): Promise<PreparedClaim> {
+    let prepared = this.made.get(plan);
+    if (!prepared) {
+      // Each blinding leaves the pool for good, even if this claim is never sent.
+      const outputs = createOutputs(plan.amounts, plan.keyset.id, plan.jobId, plan.mint, this.pool.take(plan.amounts.length));
+      this.background.kickAfter(BACKGROUND_DELAY_MS);
+      for (const o of outputs) this.inflight.add(o.row.b_);
+      prepared = { jobId: plan.jobId, mint: plan.mint, amount: plan.amount, fee: plan.fee, keyset: plan.keyset, outputs,
+        request: { inputs: plan.inputs, outputs: outputs.map((o) => o.message) } };
+      this.made.set(plan, prepared);
+    }
+    await this.holdings.insertOutputs(sql, prepared.outputs.map((o) => o.row));
+    return prepared;
+  }
+
+  /** A plan that will not be sent: recovery may settle its outputs if a transaction stored them. */
+  dropPlan(plan: ClaimPlan): void {
+    for (const o of this.made.get(plan)?.outputs ?? []) this.inflight.delete(o.row.b_);
+    this.made.delete(plan);
+  }
+
+  /**
+   * Second half of claim(): the one POST /v1/swap, then the signatures committed 'signed'
+   * (held) in one transaction. `whenClaimed(sql)` runs inside that same transaction when every
+   * signature is usable (the caller's own record of the claim commits with the proofs, or not at all).
+   */
+  async executeClaim(prepared: PreparedClaim, whenClaimed?: (sql: SqlExecutor) => Promise<void>): Promise<ClaimResult> {
     const { jobId, outputs } = prepared;
     const mint = this.trusted.get(prepared.mint) ?? this.handleFor(prepared.mint);
     const started = Date.now();
@@ -244,6 +284,7 @@ export class GatewayWallet {
         const K = prepared.keyset.keys[String(o.message.amount)];
         return sig && K ? { sig, K } : null;
       });
+      const complete = checked.every((c) => c !== null);
       let signed: UnblindItem[];
       try {
         signed = await this.db.tx(async (sql) => {
@@ -258,6 +299,7 @@ export class GatewayWallet {
                 C_: c.sig.C_, dleq: c.sig.dleq ?? null, K: c.K, jobId, mint: prepared.mint });
             }
           }
+          if (complete && whenClaimed) await whenClaimed(sql);
           return out;
         });
       } catch (err) {

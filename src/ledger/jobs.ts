@@ -114,6 +114,9 @@ export interface SettledFigures {
   expires_at: number;
 }
 
+/** What opening a job's journal row found: a new row, or the job this token already paid for. */
+export type Opened = { created: true } | { created: false; existing: JobRow };
+
 /** A running job's journal entry: tokens delivered so far and who serves it. */
 export interface Progress {
   tokens: number;
@@ -178,25 +181,29 @@ export class JobsRepo {
    * written (the caller answers with that job's receipt). A row of an earlier attempt whose
    * claim never happened is replaced (the token was not spent then).
    */
-  async create(job: NewJob, receipt: string, now: number): Promise<{ created: true } | { created: false; existing: JobRow }> {
-    const hash = receiptHash(receipt);
-    return this.db.tx(async (sql) => {
-      const existing = await sql.get<JobRow>(`SELECT * FROM jobs WHERE receipt_hash = ?`, [hash]);
-      if (existing) {
-        if (!(existing.state === 'settled' && existing.outcome === 'refused' && Number(existing.held_sats) === 0)) return { created: false, existing };
-        await sql.run(`DELETE FROM jobs WHERE id = ?`, [existing.id]);
-      }
-      await sql.run(
-        `INSERT INTO jobs (id, receipt_hash, state, model, route, mint, format, token_sats, fee_sats, price_in_pico, price_out_pico, rate_cents, min_sats, prompt_estimate, owner, created_at)
-         VALUES (?, ?, 'claiming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [job.id, hash, job.model, job.route, job.mint, job.format, job.token_sats, job.fee_sats, job.price_in_pico, job.price_out_pico, job.rate_cents, job.min_sats, job.prompt_estimate, this.owner, now],
-      );
-      return { created: true };
-    });
+  async create(job: NewJob, receipt: string, now: number): Promise<Opened> {
+    return this.db.tx((sql) => this.open(sql, job, receipt, now));
   }
 
-  async markClaimed(id: string, held: number, fee: number): Promise<void> {
-    await this.db.run(`UPDATE jobs SET state = 'claimed', held_sats = ?, fee_sats = ? WHERE id = ? AND state = 'claiming'`, [held, fee, id]);
+  /** create() inside the caller's transaction (src/money/claim.ts: with the claim's pending outputs). */
+  async open(sql: SqlExecutor, job: NewJob, receipt: string, now: number): Promise<Opened> {
+    const hash = receiptHash(receipt);
+    const existing = await sql.get<JobRow>(`SELECT * FROM jobs WHERE receipt_hash = ?`, [hash]);
+    if (existing) {
+      if (!(existing.state === 'settled' && existing.outcome === 'refused' && Number(existing.held_sats) === 0)) return { created: false, existing };
+      await sql.run(`DELETE FROM jobs WHERE id = ?`, [existing.id]);
+    }
+    await sql.run(
+      `INSERT INTO jobs (id, receipt_hash, state, model, route, mint, format, token_sats, fee_sats, price_in_pico, price_out_pico, rate_cents, min_sats, prompt_estimate, owner, created_at)
+       VALUES (?, ?, 'claiming', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [job.id, hash, job.model, job.route, job.mint, job.format, job.token_sats, job.fee_sats, job.price_in_pico, job.price_out_pico, job.rate_cents, job.min_sats, job.prompt_estimate, this.owner, now],
+    );
+    return { created: true };
+  }
+
+  /** The claim's proofs are held: 'claiming' → 'claimed' (in the transaction that stores them, or alone). */
+  async markClaimed(id: string, held: number, fee: number, sql: SqlExecutor = this.db): Promise<void> {
+    await sql.run(`UPDATE jobs SET state = 'claimed', held_sats = ?, fee_sats = ? WHERE id = ? AND state = 'claiming'`, [held, fee, id]);
   }
 
   /** A claim that did not happen (the token was refused or the mint unreachable): nothing is owed. */

@@ -61,6 +61,11 @@ export class PluginRunner {
     return this.eventChain.length > 0;
   }
 
+  /** Some plugin has an onRequest phase (else onRequest always continues). */
+  get hasRequestHandlers(): boolean {
+    return this.onRequestChain.length > 0;
+  }
+
   async onRequest(job: Job): Promise<Verdict> {
     for (const p of this.onRequestChain) {
       const verdict = await p.onRequest!(job);
