@@ -172,7 +172,7 @@ async function ledger(url: string): Promise<Record<string, number | boolean>> {
 
   it('a buyer at B who leaves stops the relay on A (its slot is free again); the change waits at the receipt', async () => {
     const { a, b } = await twoReplicas();
-    const words = Array.from({ length: 40 }, () => 'word ');
+    const words = Array.from({ length: 100 }, () => 'word ');
     const agent = await agentAtA({ answer: { words, wordDelayMs: 50 } });
     const inFlightAtA = async () =>
       ((await (await fetch(`${a.url}/v1/provider/nodes`, { headers: { authorization: `Bearer ${agent.key}` } })).json()) as { data: { in_flight: number }[] }).data[0]!.in_flight;
@@ -185,12 +185,13 @@ async function ledger(url: string): Promise<Record<string, number | boolean>> {
     assert.equal(await inFlightAtA(), 1, 'A counts the job it runs for B in its node\'s in-flight');
     abort.abort();
     const sentAtAbort = agent.chunksSent;
-    await waitFor(async () => ((await (await fetch(`${b.url}/v1/change/${receipt}`)).json()) as { status: string }).status === 'settled', 'the job settled');
-    await waitFor(async () => (await inFlightAtA()) === 0, 'A let go of the job');
-    await waitFor(() => agent.chunksSent > sentAtAbort + 5, 'the agent kept streaming (it cannot be stopped)');
+    await waitFor(async () => ((await (await fetch(`${b.url}/v1/change/${receipt}`)).json()) as { status: string }).status === 'settled', 'the job settled', 10_000);
+    await waitFor(async () => (await inFlightAtA()) === 0, 'A let go of the job', 10_000);
+    await waitFor(() => agent.chunksSent > sentAtAbort + 3, 'the agent kept streaming (it cannot be stopped)', 10_000);
     const settled = (await (await fetch(`${a.url}/v1/change/${receipt}`)).json()) as { token: string; change_sats: number; cost_sats: number };
     assert.equal(settled.cost_sats + settled.change_sats, paid);
-    assert.ok(settled.cost_sats < 20, `billed for what reached the buyer, not what the node produced after (cost ${settled.cost_sats})`);
+    // one word a chunk: the buyer got at most what the agent had sent when the buyer left (plus the prompt's sat)
+    assert.ok(settled.cost_sats <= sentAtAbort + 2, `billed for what reached the buyer, not what the node produced after (cost ${settled.cost_sats}, ${sentAtAbort} chunks sent at the abort)`);
     assert.equal(await env!.redeem(settled.token), settled.change_sats);
     await assertLedger(env!);
   });
