@@ -239,7 +239,7 @@ export async function runPaid(args: BenchArgs): Promise<void> {
     if (args.only.has('streams')) {
       log(`streams/s: ${args.connections} clients × ${args.streamTokens}-chunk streams, direct vs free gateway [${args.plugins.join(', ')}]`);
       await sim.setOptions({ tokens: args.streamTokens, tokenDelayMs: 0, firstTokenDelayMs: 0 });
-      const env: BenchEnv = { sim, gw: free, model, kind: args.kind, close: async () => undefined };
+      const env: BenchEnv = { sim, gw: free, extra: {}, model, kind: args.kind, close: async () => undefined };
       const loop = { connections: args.connections, warmupMs: args.warmupS * 1000, rewarmMs: args.rewarmS * 1000, durationMs: args.durationS * 1000, rounds: args.rounds, log };
       report.streams = await throughputPair(env, (side) => chatTargetAt(side, side === 'direct' ? sim.url : free.url, args.kind, model, true), loop);
     }

@@ -52,16 +52,26 @@
 // Paid mode (--paid, bench/paid-overhead.ts) builds on the same pieces: its gateway configs and
 // Targets (Target.headers attaches a fresh token per request), lib/scenarios.ts, lib/env.ts.
 import os from 'node:os';
-import { parseBenchArgs, USAGE } from './lib/args.js';
+import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
 import { childrenRuntime } from './lib/compile.js';
 import { burst } from './lib/burst.js';
-import { chatTarget, chatTargetAt, pinPlan, pinSelf, renice, startEnv, startGateway, type BenchEnv } from './lib/env.js';
+import { chatTarget, chatTargetAt, pinPlan, pinSelf, renice, startEnv, startGateway, type BenchEnv, type Side } from './lib/env.js';
 import { keepAliveAgent, send } from './lib/load.js';
 import { renderReport, type Report } from './lib/report.js';
 import { throughputPair, ttftPair } from './lib/scenarios.js';
 import { hasWrk, wrkLoop } from './lib/wrk.js';
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** The gateway's config (merged over the test defaults); `accessLog`: log.access. */
+function gatewayConfig(args: BenchArgs, accessLog: boolean): Record<string, unknown> {
+  return {
+    plugins: args.plugins,
+    log: { level: args.logLevel, access: accessLog },
+    health: { intervalSeconds: 10 },
+    ...(args.store ? { store: { url: args.store } } : {}),
+  };
+}
 
 async function sanityCheck(env: BenchEnv): Promise<void> {
   const agent = keepAliveAgent(1);
@@ -99,13 +109,12 @@ async function main(): Promise<void> {
     kind: args.kind,
     simOptions: { tokens: args.streamTokens, tokenDelayMs: 0, firstTokenDelayMs: 0 },
     // Production health-check interval (the test default is 1 h): a node marked failed comes back.
-    gatewayConfig: {
-      plugins: args.plugins,
-      log: { level: args.logLevel },
-      health: { intervalSeconds: 10 },
-      ...(args.store ? { store: { url: args.store } } : {}),
-    },
+    gatewayConfig: gatewayConfig(args, true),
     pins,
+    extras: [
+      ...(args.before ? [{ side: 'before' as const, jsRoot: args.before, gatewayConfig: gatewayConfig(args, true) }] : []),
+      ...(args.accessLogOff ? [{ side: 'nolog' as const, gatewayConfig: gatewayConfig(args, false) }] : []),
+    ],
     gatewayNodeArgs: args.gwCpuProf ? ['--cpu-prof', `--cpu-prof-dir=${args.gwCpuProf}`] : [],
   }).catch((err: unknown) => {
     children.remove();
@@ -113,15 +122,15 @@ async function main(): Promise<void> {
   });
   let priority = '';
   if (args.nice !== undefined) {
-    const ok = [0, env.sim.pid, env.gw.pid, env.bare?.pid ?? 0].map((pid) => renice(pid, args.nice)).every(Boolean);
+    const ok = [0, env.sim.pid, env.gw.pid, env.bare?.pid ?? 0, ...Object.values(env.extra).map((p) => p.pid)].map((pid) => renice(pid, args.nice)).every(Boolean);
     priority = ok ? `, nice ${args.nice}` : `, nice ${args.nice} NOT applied (not permitted)`;
   }
   const report: Partial<Report> = {};
   try {
     report.gatewayStart = await env.gw.stats();
     await sanityCheck(env);
-    const sides = ['direct', 'bare', 'gateway'] as const;
-    const loop = { connections: args.connections, warmupMs: args.warmupS * 1000, rewarmMs: args.rewarmS * 1000, durationMs: args.durationS * 1000, rounds: args.rounds, log, sides: [...sides] };
+    const sides: Side[] = ['direct', 'bare', 'gateway', ...(Object.keys(env.extra) as Side[])];
+    const loop = { connections: args.connections, warmupMs: args.warmupS * 1000, rewarmMs: args.rewarmS * 1000, durationMs: args.durationS * 1000, rounds: args.rounds, log, sides };
 
     if (args.only.has('streams')) {
       log(`streams/s: ${args.connections} clients × ${args.streamTokens}-chunk streams`);

@@ -4,8 +4,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
 import { cors } from './http/cors.js';
 import { errorHandler } from './http/errors-middleware.js';
-import { runJob, type JobDeps } from './job/run.js';
-import type { RouteKind } from './pipeline/job.js';
+import type { JobDeps } from './job/run.js';
 import type { PluginRunner } from './pipeline/runner.js';
 import type { Forwarder } from './proxy/forward.js';
 import type { BackendPool } from './proxy/pool.js';
@@ -18,7 +17,9 @@ import type { Services } from './pipeline/services.js';
 import { adminRouter } from './http/scopes.js';
 import { webRoutes } from './web/serve.js';
 import { TrustedMintsKey } from './cashu/mint-monitor.js';
-import { accessLog } from './http/access-log.js';
+import { accessLog, type AccessSink } from './http/access-log.js';
+import { INFERENCE_ROUTES, serveInference, type InferenceDeps } from './http/inference.js';
+import { requestListener, type RequestListener } from './http/listener.js';
 import type { ReadinessBody } from './ops/readiness.js';
 
 export interface AppDeps {
@@ -38,22 +39,12 @@ export interface AppDeps {
   /** GET /readyz (200 ready, else 503 with the reasons). */
   readiness(): Promise<ReadinessBody>;
   /** Where the access log goes (one line per request); undefined: none. */
-  accessLog?: Logger;
+  accessLog?: AccessSink;
 }
 
-const INFERENCE_ROUTES: [string, RouteKind][] = [
-  ['/v1/chat/completions', 'openai_chat'],
-  ['/v1/completions', 'openai_completions'],
-  ['/api/chat', 'ollama_chat'],
-  ['/api/generate', 'ollama_generate'],
-];
-
-/** The Koa app: no listen(), no globals. */
-export function createApp(deps: AppDeps): Koa {
-  const app = new Koa();
-  app.proxy = false;
-  const router = new Router();
-  const jobDeps: JobDeps = {
+/** What every inference request needs, made once per app. */
+function inferenceDeps(deps: AppDeps): InferenceDeps {
+  const jobs: JobDeps = {
     pool: deps.pool,
     queue: deps.queue,
     forwarder: deps.forwarder,
@@ -64,6 +55,20 @@ export function createApp(deps: AppDeps): Koa {
     active: deps.active,
     metrics: deps.metrics,
   };
+  return { jobs, isDraining: deps.isDraining };
+}
+
+/** The HTTP server's request listener: inference POSTs on their exact paths directly, the rest through the Koa app (src/http/listener.ts). */
+export function createListener(deps: AppDeps): RequestListener {
+  const inference = inferenceDeps(deps);
+  return requestListener(createApp(deps, inference).callback(), { ...inference, log: deps.log, accessLog: deps.accessLog });
+}
+
+/** The Koa app: no listen(), no globals. */
+export function createApp(deps: AppDeps, inference: InferenceDeps = inferenceDeps(deps)): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const router = new Router();
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -90,13 +95,8 @@ export function createApp(deps: AppDeps): Koa {
   });
   for (const [path, kind] of INFERENCE_ROUTES) {
     router.post(path, async (ctx) => {
-      if (deps.isDraining()) {
-        ctx.status = 503;
-        ctx.body = { error: { message: 'the gateway is shutting down', type: 'service_unavailable', code: 'shutting_down' } };
-        return;
-      }
       ctx.respond = false;
-      await runJob(kind, ctx.req, ctx.res, jobDeps);
+      ctx.state.access = await serveInference(kind, ctx.req, ctx.res, inference);
     });
   }
   const admin = adminRouter(deps.config.admin);

@@ -1,11 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { createApp } from './app.js';
+import { createListener } from './app.js';
+import { AccessLog, type AccessSink } from './http/access-log.js';
 import type { GatewayConfig } from './config/types.js';
 import { fixedRateWarning, type PricingPlugins } from './billing/rate-warning.js';
 import { MintMonitor, TrustedMintsKey } from './cashu/mint-monitor.js';
-import { createLogger } from './log.js';
+import { createLogger, logDestination } from './log.js';
 import { GatewayMetrics } from './metrics/registry.js';
 import { resolvePlugins, type PluginCatalogue } from './pipeline/manifest.js';
 import { loadPlugins, type PluginDeps } from './pipeline/registry.js';
@@ -33,7 +34,7 @@ export interface GatewayOptions {
   /** The fetch plugins use for outside HTTP calls (tests). */
   fetch?: typeof fetch;
   /** Where the access log goes (default: stdout when log.access is on and log.level is not silent). */
-  accessLog?: Logger;
+  accessLog?: AccessSink;
 }
 
 /** One running gateway: store, dev mint, backend pool, plugins, HTTP server. */
@@ -46,7 +47,7 @@ export class Gateway {
   private ownsDb = false;
   private readonly closers: (() => Promise<void> | void)[] = [];
   private readonly upgrades = new UpgradeRoutes();
-  private accessLog?: Logger;
+  private accessLog?: AccessLog;
   /** The trusted mints' reachability checks (absent without the payment plugin). */
   mints?: MintMonitor;
 
@@ -125,7 +126,8 @@ export class Gateway {
       gw.closers.push(...closers);
       gw.ownsDb = !opts.db;
       gw.mints = mintMonitor;
-      gw.accessLog = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? createLogger('info', config.log.format) : undefined);
+      const accessSink = opts.accessLog ?? (config.log.access && config.log.level !== 'silent' ? logDestination(config.log.format) : undefined);
+      gw.accessLog = accessSink ? new AccessLog(accessSink) : undefined;
       await Promise.all([pool.checkAll(), mintsChecked]);
       pool.start();
       mintMonitor?.start();
@@ -168,7 +170,7 @@ export class Gateway {
   }
 
   private async listen(): Promise<void> {
-    const app = createApp({
+    const listener = createListener({
       config: this.config,
       log: this.log,
       pool: this.pool,
@@ -193,7 +195,7 @@ export class Gateway {
         // dripping its headers is cut within headersTimeoutMs + 1 s.
         connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
       },
-      app.callback(),
+      listener,
     );
     for (const plugin of this.runner.plugins) plugin.upgrades?.(this.upgrades);
     server.on('upgrade', (req, socket, head) => this.upgrades.handle(req, socket, head));
@@ -259,6 +261,7 @@ export class Gateway {
     this.forwarder.close();
     await this.runner.close();
     for (const fn of this.closers.reverse()) await fn();
+    this.accessLog?.flush();
     if (this.ownsDb) await this.db.close();
     this.log.info('owlrun gateway stopped');
   }

@@ -26,6 +26,10 @@ export interface BenchArgs {
   nice?: number;
   /** A tree compiled earlier (lib/compile.ts layout) to run the children from, e.g. to A/B a patch. */
   jsRoot?: string;
+  /** A compiled tree whose gateway runs as one more side ("before"), in the same run, same backend. */
+  before?: string;
+  /** One more side: this gateway with log.access false. */
+  accessLogOff: boolean;
   only: Set<'streams' | 'ttft' | 'rps' | 'burst'>;
   /** Streams in the burst runs (default 96). */
   burst: number;
@@ -60,6 +64,9 @@ export const USAGE = `usage: npm run bench -- [options]
                        e.g. --store sqlite:/tmp/owlrun-bench.db)
   --tsx                run the gateway and simulator children under tsx instead of compiled JS
   --js-root DIR        run the children from a tree compiled earlier (bench/compile-tree.ts), e.g. a patched copy
+  --before DIR         one more side: the gateway of a tree compiled earlier (e.g. from the commit before a
+                       change: bench/compile-tree.ts in a checkout of it), same backend, same run, same CPU
+  --access-log-off     one more side: this gateway with log.access false (the access log's share)
   --only a,b           run only some of: streams, ttft, rps, burst
   --burst N            streams sent at once in the burst runs (default 96): one node with the kind's
                        default maxConcurrent, and one with maxConcurrent N/3 (the queue's waits)
@@ -106,6 +113,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       store: { type: 'string' },
       tsx: { type: 'boolean' },
       'js-root': { type: 'string' },
+      before: { type: 'string' },
+      'access-log-off': { type: 'boolean' },
       only: { type: 'string' },
       paid: { type: 'boolean' },
       'token-sats': { type: 'string' },
@@ -148,6 +157,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     store: values.store,
     runtime: values.tsx ? 'tsx' : 'js',
     jsRoot: values['js-root'],
+    before: values.before,
+    accessLogOff: values['access-log-off'] === true,
     only: new Set((only.length ? only : parts) as ('streams' | 'ttft' | 'rps' | 'burst')[]),
     burst: int('burst', values.burst, paid ? 16 : 96),
     paid,

@@ -48,6 +48,23 @@ export interface EnvOptions {
   gatewayNodeArgs?: string[];
   /** Compiled project root for the children (lib/compile.ts); undefined = run them under tsx. */
   jsRoot?: string;
+  /** More gateways in front of the same simulator, pinned with the gateway (see ExtraSide). */
+  extras?: ExtraGateway[];
+}
+
+/**
+ * Optional gateways measured in the same run as the others: `before`, the gateway of another
+ * compiled tree (e.g. the commit before a change: `--before DIR`); `nolog`, this gateway with
+ * `log.access: false` (`--access-log-off`).
+ */
+export type ExtraSide = 'before' | 'nolog';
+
+export interface ExtraGateway {
+  side: ExtraSide;
+  /** Partial gateway config, as EnvOptions.gatewayConfig. */
+  gatewayConfig: Record<string, unknown>;
+  /** Compiled tree it runs from (default: EnvOptions.jsRoot). */
+  jsRoot?: string;
 }
 
 /** Sets the nice value of a process (this one when pid is 0); false when not permitted. */
@@ -62,13 +79,15 @@ export function renice(pid: number, nice: number | undefined): boolean {
 }
 
 /** The servers a client can be pointed at: the backend itself, a bare http-proxy, the gateway. */
-export type Side = 'direct' | 'bare' | 'gateway';
+export type Side = 'direct' | 'bare' | 'gateway' | ExtraSide;
 
 export interface BenchEnv {
   sim: ChildProc;
   gw: ChildProc;
   /** A bare http-proxy passthrough in front of the simulator (bench/bare-proxy-process.ts). */
   bare?: ChildProc;
+  /** The extra gateways that run (EnvOptions.extras). */
+  extra: Partial<Record<ExtraSide, ChildProc>>;
   model: string;
   kind: SimKind;
   close(): Promise<void>;
@@ -100,10 +119,16 @@ export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
   const { sim, model } = await startSim(o);
   let gw: ChildProc | undefined;
   let bare: ChildProc | undefined;
+  const extra: Partial<Record<ExtraSide, ChildProc>> = {};
   try {
     gw = await startGateway('gateway', { kind: o.kind, url: sim.url, model }, o.gatewayConfig, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
     bare = await ChildProc.start('bare-proxy', 'bare-proxy-process.ts', { target: sim.url }, { cpus: o.pins.gateway, jsRoot: o.jsRoot });
+    for (const x of o.extras ?? []) {
+      extra[x.side] = await startGateway(`gateway-${x.side}`, { kind: o.kind, url: sim.url, model }, x.gatewayConfig, { cpus: o.pins.gateway, jsRoot: x.jsRoot ?? o.jsRoot });
+    }
   } catch (err) {
+    for (const p of Object.values(extra)) await p.stop();
+    await bare?.stop();
     await gw?.stop();
     await sim.stop();
     throw err;
@@ -113,9 +138,11 @@ export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
     sim,
     gw: g,
     bare,
+    extra,
     model,
     kind: o.kind,
     close: async () => {
+      for (const p of Object.values(extra)) await p.stop();
       await bare?.stop();
       await g.stop();
       await sim.stop();
@@ -127,6 +154,7 @@ export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
 export function serverOf(env: BenchEnv, side: Side): ChildProc {
   if (side === 'direct') return env.sim;
   if (side === 'bare') return env.bare ?? env.gw;
+  if (side === 'before' || side === 'nolog') return env.extra[side] ?? env.gw;
   return env.gw;
 }
 

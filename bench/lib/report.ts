@@ -1,6 +1,7 @@
 // Turns the measurements into the markdown report.
 import { burstSummary, type BurstResult } from './burst.js';
 import type { ProcStats } from './protocol.js';
+import type { ExtraSide } from './env.js';
 import type { PairResult, SideResult, TtftResult } from './scenarios.js';
 import { fmt, mb, median, percentile, signed } from './stats.js';
 import { markdownTable } from './table.js';
@@ -78,6 +79,24 @@ function contention(name: string, p: PairResult): string {
   );
 }
 
+const EXTRA_LABELS: Record<ExtraSide, string> = { before: 'gateway before (--before tree)', nolog: 'gateway, log.access false' };
+
+/**
+ * Rows of the extra gateways (same run, same backend): rate, CPU per unit, and both against this
+ * gateway's — the before/after and access-log on/off comparisons.
+ */
+function extraRows(metric: string, p: PairResult, per: number): string[][] {
+  const rows: string[][] = [];
+  const g = p.gateway;
+  for (const [side, x] of Object.entries(p.extra) as [ExtraSide, SideResult][]) {
+    const gCpu = g.cpu.gateway / ok(g);
+    const xCpu = x.cpu.gateway / ok(x);
+    rows.push([`${metric}: ${EXTRA_LABELS[side]}`, '—', '—', fmt(x.perSecond), `${fmt(x.perSecond / p.direct.perSecond, 2)}x`, vsBare(x, p.bare), `this gateway: ${fmt(g.perSecond / x.perSecond, 2)}x its rate`]);
+    rows.push([`  its proxy CPU per ${per === 1 ? 'stream' : '1k requests'}`, '—', '—', cpuMs(x, per), '—', '—', `this gateway: ${cpuMs(g, per)} (${fmt(gCpu / xCpu, 2)}x)`]);
+  }
+  return rows;
+}
+
 const cpuMs = (s: SideResult | undefined, per = 1): string => (s ? `${fmt((s.cpu.gateway / ok(s)) * 1000 * per, per === 1 ? 3 : 0)} ms` : '—');
 const vsBare = (g: SideResult, b: SideResult | undefined): string => (b ? `${fmt(g.perSecond / b.perSecond, 2)}x` : '—');
 
@@ -102,6 +121,7 @@ export function renderReport(r: Report, a: { connections: number; streamTokens: 
     rows.push([`streams/s (${a.connections} clients, ${a.streamTokens}-chunk ${framing})${excluded(r.streams)}`, fmt(d.perSecond), b ? fmt(b.perSecond) : '—', fmt(g.perSecond), `${fmt(ratio, 2)}x`, vsBare(g, b), `≥${fmt(GOALS.streamRatio, 2)}x direct, ≥ bare, none refused ${mark(good)}`]);
     const perStream = (g.cpu.gateway / ok(g)) * 1000;
     rows.push(['proxy CPU per stream', '—', cpuMs(b), cpuMs(g), '—', b ? `${fmt(perStream / ((b.cpu.gateway / ok(b)) * 1000), 2)}x` : '—', plain ? `≤${fmt(GOALS.cpuPerStreamMs, 1)} ms ${mark(perStream <= GOALS.cpuPerStreamMs)}` : '—']);
+    rows.push(...extraRows('streams/s', r.streams, 1));
     details.push(...throughputDetails('streams', 'stream', r.streams));
   }
   if (r.ttft) {
@@ -122,6 +142,7 @@ export function renderReport(r: Report, a: { connections: number; streamTokens: 
     const good = b !== undefined && g.perSecond >= GOALS.rpsVsBare * b.perSecond;
     rows.push([`non-streaming req/s (${a.connections} keep-alive conns${r.rpsByWrk ? ', wrk' : ''})${excluded(r.rps)}`, fmt(d.perSecond), b ? fmt(b.perSecond) : '—', fmt(g.perSecond), `${fmt(g.perSecond / d.perSecond, 2)}x`, vsBare(g, b), `≥${fmt(GOALS.rpsVsBare, 1)}x bare ${mark(good)}`]);
     rows.push(['proxy CPU per 1k non-streaming requests', '—', cpuMs(b, 1000), cpuMs(g, 1000), '—', '—', '—']);
+    rows.push(...extraRows('non-streaming req/s', r.rps, 1000));
     details.push(...throughputDetails('rps', 'request', r.rps));
   }
   if (r.burst) {

@@ -1,6 +1,6 @@
 // The measurements, each run against the direct backend and through the gateway.
 import { cpuSecondsBetween, procStats, waitSecondsBetween, type ProcStats } from './protocol.js';
-import { serverOf, type BenchEnv, type Side } from './env.js';
+import { serverOf, type BenchEnv, type ExtraSide, type Side } from './env.js';
 import { machineBusySeconds } from './machine.js';
 import { closedLoop, ttftSeries, type LoopHooks, type LoopResult, type Target } from './load.js';
 
@@ -22,7 +22,7 @@ export interface SideResult extends LoopResult {
   wallS: number;
 }
 
-export interface RoundResult {
+export interface RoundResult extends Partial<Record<ExtraSide, SideResult>> {
   direct: SideResult;
   gateway: SideResult;
   bare?: SideResult;
@@ -34,6 +34,8 @@ export interface PairResult {
   gateway: SideResult;
   /** The bare http-proxy passthrough, when it ran. */
   bare?: SideResult;
+  /** The extra gateways that ran (lib/env.ts ExtraSide). */
+  extra: Partial<Record<ExtraSide, SideResult>>;
   /** Sums over every round. */
   all: RoundResult;
   rounds: RoundResult[];
@@ -41,7 +43,9 @@ export interface PairResult {
   used: number;
 }
 
-const clean = (r: RoundResult): boolean => r.direct.failed === 0 && r.gateway.failed === 0 && (r.bare?.failed ?? 0) === 0;
+const EXTRA_SIDES: readonly ExtraSide[] = ['before', 'nolog'];
+const clean = (r: RoundResult): boolean =>
+  r.direct.failed === 0 && r.gateway.failed === 0 && (r.bare?.failed ?? 0) === 0 && EXTRA_SIDES.every((x) => (r[x]?.failed ?? 0) === 0);
 
 function sum(label: string, sides: readonly SideResult[]): SideResult {
   const out = emptySide(label);
@@ -146,10 +150,13 @@ export async function throughputPair(env: BenchEnv, make: (side: Side) => Target
   const good = rounds.filter(clean);
   const used = good.length > 0 ? good : rounds;
   const bare = all.includes('bare');
+  const extra: Partial<Record<ExtraSide, SideResult>> = {};
+  for (const x of EXTRA_SIDES) if (all.includes(x)) extra[x] = sum(x, used.map((r) => r[x]!));
   return {
     direct: sum('direct', used.map((r) => r.direct)),
     gateway: sum('gateway', used.map((r) => r.gateway)),
     bare: bare ? sum('bare', used.map((r) => r.bare!)) : undefined,
+    extra,
     all: { direct: sum('direct', rounds.map((r) => r.direct)), gateway: sum('gateway', rounds.map((r) => r.gateway)), bare: bare ? sum('bare', rounds.map((r) => r.bare!)) : undefined },
     rounds,
     used: used.length,

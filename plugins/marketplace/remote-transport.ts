@@ -76,10 +76,14 @@ export class RemoteAgentTransport implements NodeTransport {
   private send(node: BackendNode, target: RemoteTarget, payload: Buffer, req: TransportRequest, fresh: boolean): Promise<Upstream> {
     return new Promise<Upstream>((resolve, reject) => {
       let answered = false;
+      let timedOut = false;
       let watchdog: NodeJS.Timeout | undefined;
       const arm = (ms: number, why: string) => {
         clearTimeout(watchdog);
-        watchdog = setTimeout(() => out.destroy(new Error(why)), ms).unref();
+        watchdog = setTimeout(() => {
+          timedOut = true;
+          out.destroy(new Error(why));
+        }, ms).unref();
       };
       const out = this.request(target.replicaUrl, CLUSTER_PATHS.jobs, 'POST', { 'content-type': 'application/json', 'content-length': String(payload.length) }, fresh, (res) => {
         answered = true;
@@ -122,7 +126,7 @@ export class RemoteAgentTransport implements NodeTransport {
         if (answered) return;
         answered = true;
         const refusal = new NodeRefusedError(`the holding replica cannot be reached: ${err.message}`);
-        if (!fresh && out.reusedSocket && !req.signal.aborted) return reject(new StaleConnection(refusal));
+        if (!fresh && out.reusedSocket && !timedOut && !req.signal.aborted) return reject(new StaleConnection(refusal));
         if (!req.signal.aborted) {
           target.failedAt = Date.now();
           node.healthy = false; // until its replica renews its entry

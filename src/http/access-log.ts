@@ -1,24 +1,75 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
-import type { Logger } from 'pino';
 
 // One access-log line per request: method, path, status, model, cost, duration, request id.
 // MUST never hold a token, receipt or key: no headers, no body, and the path without its query
 // string (a node agent's key rides in its URL's query).
+//
+// Each line is built as one string (AccessLog batches a turn's lines into one write): the same JSON a pino
+// logger at level info with no base fields wrote (`{"level":30,"time":…,fields…,"msg":"request"}`),
+// without a logger's per-call object walk and redaction pass (nothing secret is ever put in it).
 
+/** Where access-log lines go: each write is one complete line ending in "\n" (e.g. a pino destination, a Writable). */
+export interface AccessSink {
+  write(line: string): unknown;
+}
+
+/**
+ * The gateway's access-log writer: the lines finished in one event-loop turn reach the sink in
+ * ONE write, at the end of that turn (under load, one write for many requests). `flush()` writes
+ * what is pending at once (shutdown). A crash loses at most the current turn's lines.
+ */
+export class AccessLog implements AccessSink {
+  private pending = '';
+  private scheduled = false;
+
+  constructor(private readonly sink: AccessSink) {}
+
+  write(line: string): void {
+    this.pending += line;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending === '') return;
+    const out = this.pending;
+    this.pending = '';
+    this.sink.write(out);
+  };
+}
+
+/** What the job runner adds to its request's line. */
 export interface AccessNote {
   model?: string;
   costSats?: number;
   job?: string;
 }
 
-const notes = new WeakMap<IncomingMessage, AccessNote>();
-
-/** What the job adds to its request's access-log line (called by the job runner). */
-export function noteAccess(req: IncomingMessage, note: AccessNote): void {
-  notes.set(req, { ...notes.get(req), ...note });
+export interface AccessEntry extends AccessNote {
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  requestId: string;
 }
+
+const quote = JSON.stringify;
+
+/** The JSON line of one request (fields left undefined are left out). */
+export function accessLine(e: AccessEntry, now: number = Date.now()): string {
+  let line = `{"level":30,"time":${now},"method":${quote(e.method)},"path":${quote(e.path)},"status":${e.status}`;
+  if (e.model !== undefined) line += `,"model":${quote(e.model)}`;
+  if (e.costSats !== undefined) line += `,"cost_sats":${quote(e.costSats)}`;
+  line += `,"duration_ms":${Math.round(e.durationMs)},"request_id":${quote(e.requestId)}`;
+  if (e.job !== undefined) line += `,"job":${quote(e.job)}`;
+  return `${line},"msg":"request"}\n`;
+}
+
+/** The request id every response carries (X-Request-Id) and its access-log line names. */
+export const newRequestId = (): string => randomUUID();
 
 /**
  * The path as logged: the route's pattern when a route matched (`/v1/change/:receipt`, never the
@@ -30,29 +81,31 @@ export function loggedPath(ctx: Koa.Context): string {
   return ctx.path.split('/').map((seg) => (seg.length > 32 ? '…' : seg)).join('/').slice(0, 200);
 }
 
-/** The Koa middleware: sets X-Request-Id and writes the line once the request was handled (an inference job: settled). */
-export function accessLog(log: Logger | undefined): Koa.Middleware {
+/**
+ * The Koa middleware: sets X-Request-Id and writes the line once the request was handled (an
+ * inference job: settled). A handler adds its AccessNote as `ctx.state.access`.
+ */
+export function accessLog(sink: AccessSink | undefined): Koa.Middleware {
   return async (ctx, next) => {
-    const id = randomUUID();
+    const id = newRequestId();
     const started = performance.now();
     ctx.set('X-Request-Id', id);
     try {
       await next();
     } finally {
-      if (log) {
-        const n = notes.get(ctx.req) ?? {};
-        log.info(
-          {
+      if (sink) {
+        const n = (ctx.state as { access?: AccessNote }).access;
+        sink.write(
+          accessLine({
             method: ctx.method,
             path: loggedPath(ctx),
             status: ctx.respond === false ? ctx.res.statusCode : ctx.status,
-            model: n.model,
-            cost_sats: n.costSats,
-            duration_ms: Math.round(performance.now() - started),
-            request_id: id,
-            job: n.job,
-          },
-          'request',
+            model: n?.model,
+            costSats: n?.costSats,
+            durationMs: performance.now() - started,
+            requestId: id,
+            job: n?.job,
+          }),
         );
       }
     }

@@ -1,13 +1,19 @@
+import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 
 export const EXPOSED_HEADERS = 'X-Cashu, X-Cashu-Change, X-Cashu-Receipt, X-Cashu-Cost-Sats, X-Cashu-Change-Sats';
 
+/** The CORS headers every answer carries (any origin may call; payment headers readable). */
+export function setCorsHeaders(res: ServerResponse, origin: string | undefined): void {
+  res.setHeader('Access-Control-Allow-Origin', origin || '*');
+  res.setHeader('Vary', 'Origin');
+  res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+}
+
 /** CORS for browsers and web agents on other origins: preflight answered, payment headers readable. */
 export function cors(): Middleware {
   return async (ctx, next) => {
-    ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
-    ctx.set('Vary', 'Origin');
-    ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    setCorsHeaders(ctx.res, ctx.get('Origin'));
     if (ctx.method === 'OPTIONS') {
       ctx.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
       ctx.set('Access-Control-Allow-Headers', ctx.get('Access-Control-Request-Headers') || 'Authorization, Content-Type, X-Cashu');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
-import { noteAccess } from '../http/access-log.js';
+import type { AccessNote } from '../http/access-log.js';
 import { readBody, parseJsonObject } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Job, JobAdmission, JobOutcome, RouteKind } from '../pipeline/job.js';
@@ -16,9 +16,11 @@ import { ChatCompletionAssembler } from '../stream/chat-completion.js';
 import { collectStream } from '../stream/collect.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
 import { jsonBodyEvent } from '../stream/json-body.js';
+import { PASS } from '../stream/event.js';
 import { NdjsonParser } from '../stream/ndjson.js';
 import { relayStream } from '../stream/relay.js';
 import { SseParser } from '../stream/sse.js';
+import { ClientWatch } from './client-watch.js';
 import { responseHeaders, streamFormatOf } from './response-headers.js';
 
 export interface JobDeps {
@@ -39,6 +41,8 @@ export interface JobDeps {
 /** Backend statuses that mean "this node refused, try another" (queue full, gateway errors). */
 const REFUSALS = new Set([502, 503, 504]);
 
+const ADMITTED: JobAdmission = Object.freeze({ ok: true });
+
 /** Ollama's native API streams unless told not to; the OpenAI API does not unless asked. */
 function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
   if (body.stream === undefined || body.stream === null) return route === 'ollama_chat' || route === 'ollama_generate';
@@ -46,8 +50,11 @@ function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
   return body.stream;
 }
 
-/** Runs one inference request end to end; owns the raw response. Settlement runs exactly once. */
-export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps): Promise<void> {
+/**
+ * Runs one inference request end to end; owns the raw response. Settlement runs exactly once.
+ * Resolves once the job settled, with what the access log adds (undefined: no job started).
+ */
+export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps): Promise<AccessNote | undefined> {
   let raw: Buffer;
   let body: Record<string, unknown>;
   let stream: boolean;
@@ -57,13 +64,11 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     if (typeof body.model !== 'string' || body.model === '') throw new GatewayError('invalid_request', '"model" must be a non-empty string');
     stream = wantsStream(route, body);
   } catch (err) {
-    return sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'));
+    sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'));
+    return undefined;
   }
 
-  const abort = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
+  const client = new ClientWatch(res);
   const model = body.model as string;
   let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
   const job: Job = {
@@ -73,7 +78,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     model,
     stream,
     clientAddress: req.socket.remoteAddress ?? '',
-    headers: { ...req.headers },
+    headers: req.headers,
     rawBody: raw,
     body,
     bodyChanged: false,
@@ -82,10 +87,12 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     responseHeaders: {},
     state: {},
     startedAt: performance.now(),
-    signal: abort.signal,
+    get signal() {
+      return client.signal;
+    },
     admit: () => admit(),
   };
-  const jobRun = new JobRun(job, req, res, deps);
+  const jobRun = new JobRun(job, client, req, res, deps);
   admit = () => jobRun.admit();
   const done = jobRun.run();
   deps.active.add(done);
@@ -93,8 +100,8 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     await done;
   } finally {
     deps.active.delete(done);
-    noteAccess(req, { model, job: job.id, costSats: job.state.change?.costSats });
   }
+  return { model, job: job.id, costSats: job.state.change?.costSats };
 }
 
 class JobRun {
@@ -105,6 +112,7 @@ class JobRun {
 
   constructor(
     private readonly job: Job,
+    private readonly client: ClientWatch,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly deps: JobDeps,
@@ -112,7 +120,12 @@ class JobRun {
 
   /** Job.admit: one reservation per job, waiting in the queue if every node is full. */
   admit(): Promise<JobAdmission> {
-    this.admission ??= this.deps.queue.admit(this.job.model, this.job.signal, this.job.route).then((a) => {
+    return this.reserve().then((a) => (a.ok ? ADMITTED : { ok: false, code: a.code, message: a.message }));
+  }
+
+  /** The job's one reservation (made at the first call). */
+  private reserve(): Promise<Admission> {
+    this.admission ??= this.deps.queue.admit(this.job.model, () => this.job.signal, this.job.route).then((a) => {
       if (!a.ok) return a;
       this.slot = a.slot;
       this.job.node = a.slot.node;
@@ -120,24 +133,26 @@ class JobRun {
       if (a.waitedMs > 0) this.job.responseHeaders['Server-Timing'] = `queue;dur=${a.waitedMs.toFixed(1)}`;
       return a;
     });
-    return this.admission.then((a) => (a.ok ? { ok: true } : { ok: false, code: a.code, message: a.message }));
+    return this.admission;
   }
 
   async run(): Promise<void> {
-    const { job, deps } = this;
+    const { job, deps, client } = this;
     try {
-      const verdict = await deps.runner.onRequest(job);
-      if (verdict.kind === 'reply') {
-        await this.settle('refused', false, false);
-        return sendJson(this.res, verdict.status, verdict.body, { ...job.responseHeaders, ...verdict.headers });
+      if (deps.runner.hasRequestHandlers) {
+        const verdict = await deps.runner.onRequest(job);
+        if (verdict.kind === 'reply') {
+          await this.settle('refused', false, false);
+          return sendJson(this.res, verdict.status, verdict.body, { ...job.responseHeaders, ...verdict.headers });
+        }
       }
-      if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
-      const admitted = await this.admit();
+      if (client.gone) return void (await this.settle('client_gone', false, false));
+      const admitted = await this.reserve();
       if (!admitted.ok) {
-        if (admitted.code === 'client_gone' || job.signal.aborted) return void (await this.settle('client_gone', false, false));
+        if (admitted.code === 'client_gone' || client.gone) return void (await this.settle('client_gone', false, false));
         return await this.failBeforeOutput(admitted.code, admitted.message);
       }
-      if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
+      if (client.gone) return void (await this.settle('client_gone', false, false));
       deps.runner.transformRequest(job);
       const upstream = await this.connect();
       if (!upstream) return;
@@ -156,8 +171,9 @@ class JobRun {
   /** Request metrics; the model label only for models a backend serves (bounded label values). */
   private record(): void {
     const { job, deps } = this;
-    const labels = { route: job.route, model: job.modelKnown ? job.model : 'unknown' };
-    deps.metrics.requests.inc({ ...labels, status: String(this.res.statusCode) });
+    const model = job.modelKnown ? job.model : 'unknown';
+    const labels = { route: job.route, model };
+    deps.metrics.requests.inc({ route: job.route, model, status: String(this.res.statusCode) });
     deps.metrics.requestDuration.observe(labels, (performance.now() - job.startedAt) / 1000);
     if (job.firstByteAt !== undefined) deps.metrics.timeToFirstToken.observe(labels, (job.firstByteAt - job.startedAt) / 1000);
   }
@@ -176,7 +192,7 @@ class JobRun {
     let kind = slot.node.kind;
     const tried = new Set<BackendNode>();
     let lastStatus: number | undefined;
-    while (slot.held && !job.signal.aborted) {
+    while (slot.held && !this.client.gone) {
       const node = slot.node;
       tried.add(node);
       job.node = node;
@@ -205,7 +221,7 @@ class JobRun {
       if (!slot.moveOn(job.model, tried, job.route)) break;
     }
     job.node = slot.held ? slot.node : undefined;
-    if (job.signal.aborted) {
+    if (this.client.gone) {
       await this.settle('client_gone', false, false);
       return undefined;
     }
@@ -260,10 +276,10 @@ class JobRun {
     const { job, res, deps } = this;
     let body: Buffer;
     try {
-      body = await readUpstream(upstream, deps.maxEventBytes, job.signal);
+      body = await readUpstream(upstream, deps.maxEventBytes, res);
     } catch (err) {
       upstream.abort();
-      if (job.signal.aborted) return void (await this.settle('client_gone', false, false));
+      if (this.client.gone) return void (await this.settle('client_gone', false, false));
       return this.failBeforeOutput('backend_error', `the backend broke before answering: ${(err as Error).message}`);
     }
     if (status >= 400) {
@@ -272,9 +288,10 @@ class JobRun {
       res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, body.length));
       return void res.end(body);
     }
-    const action = deps.runner.onStreamEvent(jsonBodyEvent(body), job);
+    const action = deps.runner.hasEventHandlers ? deps.runner.onStreamEvent(jsonBodyEvent(body), job) : PASS;
     const out = action.kind === 'replace' || (action.kind === 'cut' && action.bytes) ? (action as { bytes: Buffer }).bytes : body;
-    await this.settle(job.signal.aborted ? 'client_gone' : 'ok', false, !job.signal.aborted);
+    const gone = this.client.gone;
+    await this.settle(gone ? 'client_gone' : 'ok', false, !gone);
     if (res.destroyed) return;
     res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, out.length));
     job.firstByteAt ??= performance.now();
@@ -324,14 +341,17 @@ class JobRun {
   }
 }
 
-function readUpstream(upstream: Upstream, limit: number, signal: AbortSignal): Promise<Buffer> {
+/** The upstream body, whole (at most `limit` bytes); rejects when the client's response closes unfinished first. */
+function readUpstream(upstream: Upstream, limit: number, res: ServerResponse): Promise<Buffer> {
   const src = upstream.response;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onAbort = () => reject(new Error('client went away'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onClose = () => {
+      if (!res.writableFinished) reject(new Error('client went away'));
+    };
+    if (res.destroyed) return onClose();
+    res.once('close', onClose);
     src.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
@@ -340,8 +360,8 @@ function readUpstream(upstream: Upstream, limit: number, signal: AbortSignal): P
       } else chunks.push(c);
     });
     src.once('end', () => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(Buffer.concat(chunks, size));
+      res.off('close', onClose);
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     src.once('error', reject);
     src.once('aborted', () => reject(new Error('upstream aborted')));

@@ -43,6 +43,8 @@ export class PluginRunner {
   private readonly transformChain: GatewayPlugin[];
   private readonly eventChain: GatewayPlugin[];
   private readonly settleChain: GatewayPlugin[];
+  /** Every settle plugin declared settlesWithoutStore: true (no per-job question to ask). */
+  private readonly neverStore: boolean;
 
   constructor(
     plugins: GatewayPlugin[],
@@ -55,10 +57,16 @@ export class PluginRunner {
     this.transformChain = this.plugins.filter((p) => p.transformRequest);
     this.eventChain = this.plugins.filter((p) => p.onStreamEvent);
     this.settleChain = this.plugins.filter((p) => p.onSettle);
+    this.neverStore = this.settleChain.every((p) => p.settlesWithoutStore === true);
   }
 
   get hasEventHandlers(): boolean {
     return this.eventChain.length > 0;
+  }
+
+  /** Some plugin has an onRequest phase (else onRequest always continues). */
+  get hasRequestHandlers(): boolean {
+    return this.onRequestChain.length > 0;
   }
 
   async onRequest(job: Job): Promise<Verdict> {
@@ -94,7 +102,7 @@ export class PluginRunner {
   async settle(job: Job, input: SettleInput): Promise<Buffer[]> {
     if (this.settleChain.length === 0) return [];
     const storeless = (p: GatewayPlugin) => (typeof p.settlesWithoutStore === 'function' ? p.settlesWithoutStore(job) : p.settlesWithoutStore === true);
-    if (this.settleChain.every(storeless)) return this.settleWithoutStore(job, input);
+    if (this.neverStore || this.settleChain.every(storeless)) return this.settleWithoutStore(job, input);
     // Both lists are made inside the transaction: PostgreSQL may run it again on a conflict.
     const { trailer, after } = await this.db.tx(async (sql) => {
       const out: Buffer[] = [];

@@ -75,8 +75,12 @@ export class Forwarder {
   /** Outgoing headers: the client's minus STRIPPED (an untrusted node: only FOR_UNTRUSTED), plus the node's own key. */
   static outgoingHeaders(clientHeaders: IncomingHttpHeaders, node: BackendNode, bodyLength: number): IncomingHttpHeaders {
     const out: IncomingHttpHeaders = {};
-    const keep = node.trustUsage ? (k: string) => !STRIPPED.has(k) : (k: string) => FOR_UNTRUSTED.has(k);
-    for (const [k, v] of Object.entries(clientHeaders)) if (keep(k) && v !== undefined) out[k] = v;
+    const trusted = node.trustUsage;
+    for (const k in clientHeaders) {
+      if (trusted ? STRIPPED.has(k) : !FOR_UNTRUSTED.has(k)) continue;
+      const v = clientHeaders[k];
+      if (v !== undefined) out[k] = v;
+    }
     out['content-length'] = String(bodyLength);
     if (node.apiKey) out.authorization = `Bearer ${node.apiKey}`;
     return out;
@@ -90,13 +94,11 @@ export class Forwarder {
    * every keep-alive client meets, often on several pooled sockets at once after a burst) or a
    * connection reset under a burst does not fail the node.
    */
-  async send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
-    try {
-      return await this.sendOnce(node, req, headers, body, false);
-    } catch (err) {
+  send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
+    return this.sendOnce(node, req, headers, body, false).catch((err: unknown) => {
       if (!(err instanceof ConnectError) || res.destroyed) throw err;
       return this.sendOnce(node, req, headers, body, true);
-    }
+    });
   }
 
   private sendOnce(node: BackendNode, req: IncomingMessage, headers: IncomingHttpHeaders, body: Buffer, fresh: boolean): Promise<Upstream> {

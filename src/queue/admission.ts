@@ -93,11 +93,14 @@ export class AdmissionQueue {
   /**
    * A slot on the best node for `model` with room, now or after waiting in line. Never throws.
    * Refused at once: a model no node serves, no healthy node serving it, a full queue.
-   * `route`: only nodes that run that kind of request (e.g. chat only) count.
+   * `route`: only nodes that run that kind of request (e.g. chat only) count. `clientSignal`: the
+   * client's abort signal, or a function making it, called only when the request cannot be
+   * admitted at once (a job admitted at once needs none).
    */
-  admit(model: string, signal: AbortSignal, route?: RouteKind): Promise<Admission> {
+  admit(model: string, clientSignal: AbortSignal | (() => AbortSignal), route?: RouteKind): Promise<Admission> {
     const node = this.takeNow(model, undefined, route);
     if (node) return Promise.resolve({ ok: true, slot: new Slot(this, node), waitedMs: 0 });
+    const signal = typeof clientSignal === 'function' ? clientSignal() : clientSignal;
     const fail = (code: AdmissionFailure, message: string): Promise<Admission> => Promise.resolve({ ok: false, code, message, waitedMs: 0 });
     if (signal.aborted) return fail('client_gone', 'the client went away');
     if (!this.pool.knows(model, route)) return fail('no_backend_for_model', `no backend serves model "${model}"`);

@@ -1,20 +1,22 @@
 import type { StreamEvent } from './event.js';
 
-/** A whole non-streaming JSON body, presented to plugins as one terminal event. */
+/** A whole non-streaming JSON body, presented to plugins as one terminal event; decoded and parsed only when read. */
 export function jsonBodyEvent(body: Buffer): StreamEvent {
+  let data: string | undefined;
   let parsed: unknown;
   let done = false;
-  const data = body.toString('utf8');
   return {
     format: 'json',
     raw: body,
-    data,
+    get data() {
+      return (data ??= body.toString('utf8'));
+    },
     terminal: true,
     json() {
       if (!done) {
         done = true;
         try {
-          parsed = JSON.parse(data);
+          parsed = JSON.parse(this.data!);
         } catch {
           parsed = undefined;
         }

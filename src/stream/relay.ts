@@ -25,6 +25,35 @@ export interface RelayHooks {
 const SSE_DONE = Buffer.from('data: [DONE]\n\n');
 
 /**
+ * The bytes one upstream read produces, in order, joined for ONE write. Pieces that follow each
+ * other in the same memory (events of one chunk passed unchanged: views of it) join as a view,
+ * without a copy; only a run of non-adjacent pieces is copied (Buffer.concat).
+ */
+class OutputRun {
+  private first?: Buffer;
+  private rest?: Buffer[];
+
+  add(piece: Buffer): void {
+    if (piece.length === 0) return;
+    const last = this.rest ? this.rest[this.rest.length - 1]! : this.first;
+    if (last === undefined) {
+      this.first = piece;
+    } else if (last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+      const joined = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+      if (this.rest) this.rest[this.rest.length - 1] = joined;
+      else this.first = joined;
+    } else {
+      (this.rest ??= [this.first!]).push(piece);
+    }
+  }
+
+  /** Everything added, as one Buffer (undefined: nothing). */
+  bytes(): Buffer | undefined {
+    return this.rest ? Buffer.concat(this.rest) : this.first;
+  }
+}
+
+/**
  * Relays an upstream event stream to the client, event by event, with backpressure.
  * MUST hold: the client's stream always ends cleanly once the upstream ends, breaks, or is cut
  * (an SSE stream that lost its [DONE] gets one), `finish` runs exactly once, and its trailer
@@ -55,21 +84,21 @@ export function relayStream(upstream: Upstream, res: ServerResponse, parser: Eve
      * Returns false when the stream was cut.
      */
     const handle = (events: StreamEvent[]): boolean => {
-      const out: Buffer[] = [];
+      const out = new OutputRun();
       let cut = false;
       for (const ev of events) {
         if (ev.terminal) terminalSeen = true;
         const action = hooks.onEvent(ev);
-        if (action.kind === 'pass') out.push(ev.raw);
-        else if (action.kind === 'replace') out.push(action.bytes);
+        if (action.kind === 'pass') out.add(ev.raw);
+        else if (action.kind === 'replace') out.add(action.bytes);
         else if (action.kind === 'cut') {
-          out.push(action.bytes ?? ev.raw);
+          out.add(action.bytes ?? ev.raw);
           cut = true;
           break;
         }
       }
-      if (out.length === 1) write(out[0]!);
-      else if (out.length > 1) write(Buffer.concat(out));
+      const bytes = out.bytes();
+      if (bytes) write(bytes);
       return !cut;
     };
 

@@ -11,25 +11,43 @@ const BOM = [0xef, 0xbb, 0xbf] as const;
 
 
 
+const DONE = Buffer.from('[DONE]');
+
+/**
+ * One event: its raw bytes and the [start, end) offsets of its non-blank lines. `terminal` is
+ * decided on the bytes (one data line whose value is exactly `[DONE]`); `data` is decoded only
+ * when read, and `json()` parsed at most once.
+ */
 class SseEvent implements StreamEvent {
   readonly format = 'sse' as const;
   readonly terminal: boolean;
+  private decoded = false;
+  private text: string | undefined;
   private parsed = false;
   private value: unknown;
 
   constructor(
     readonly raw: Buffer,
-    readonly data: string | undefined,
+    private readonly lines: readonly number[],
   ) {
-    this.terminal = data === '[DONE]';
+    this.terminal = isDone(raw, lines);
+  }
+
+  get data(): string | undefined {
+    if (!this.decoded) {
+      this.decoded = true;
+      this.text = eventData(this.raw, this.lines);
+    }
+    return this.text;
   }
 
   json(): unknown {
     if (!this.parsed) {
       this.parsed = true;
-      if (this.data !== undefined && !this.terminal) {
+      const data = this.data;
+      if (data !== undefined && !this.terminal) {
         try {
-          this.value = JSON.parse(this.data);
+          this.value = JSON.parse(data);
         } catch {
           this.value = undefined;
         }
@@ -40,34 +58,55 @@ class SseEvent implements StreamEvent {
 }
 
 /**
+ * Where the value of a `data` line starts (one leading space dropped), or -1 when the line at
+ * [s, e) is another field or a comment. Lines are `field:value`, `field` (empty value) or `:comment`.
+ */
+function dataValueStart(raw: Buffer, s: number, e: number): number {
+  if (
+    e - s < 4 ||
+    raw[s] !== 0x64 || // d
+    raw[s + 1] !== 0x61 || // a
+    raw[s + 2] !== 0x74 || // t
+    raw[s + 3] !== 0x61 // a
+  ) {
+    return -1;
+  }
+  let v = s + 4;
+  if (v < e) {
+    if (raw[v] !== COLON) return -1; // a longer field name such as `database:`
+    v++;
+    if (v < e && raw[v] === SPACE) v++;
+  }
+  return v;
+}
+
+/**
  * The `data` of one event from its raw bytes and the [start, end) offsets of its non-blank lines
- * (terminators excluded). Lines are `field:value`, `field` (empty value) or `:comment`; only the
- * `data` field counts, one leading space of the value is dropped, several values join with "\n".
+ * (terminators excluded): only the `data` field counts, several values join with "\n".
  */
 function eventData(raw: Buffer, lines: readonly number[]): string | undefined {
   let data: string | undefined;
   for (let k = 0; k < lines.length; k += 2) {
-    const s = lines[k]!;
     const e = lines[k + 1]!;
-    if (
-      e - s < 4 ||
-      raw[s] !== 0x64 || // d
-      raw[s + 1] !== 0x61 || // a
-      raw[s + 2] !== 0x74 || // t
-      raw[s + 3] !== 0x61 // a
-    ) {
-      continue;
-    }
-    let v = s + 4;
-    if (v < e) {
-      if (raw[v] !== COLON) continue; // a longer field name such as `database:`
-      v++;
-      if (v < e && raw[v] === SPACE) v++;
-    }
+    const v = dataValueStart(raw, lines[k]!, e);
+    if (v === -1) continue;
     const value = raw.toString('utf8', v, e);
     data = data === undefined ? value : `${data}\n${value}`;
   }
   return data;
+}
+
+/** The event's data is exactly `[DONE]` (what eventData would give), decided without decoding. */
+function isDone(raw: Buffer, lines: readonly number[]): boolean {
+  let found = false;
+  for (let k = 0; k < lines.length; k += 2) {
+    const e = lines[k + 1]!;
+    const v = dataValueStart(raw, lines[k]!, e);
+    if (v === -1) continue;
+    if (found || e - v !== DONE.length || raw.compare(DONE, 0, DONE.length, v, e) !== 0) return false;
+    found = true;
+  }
+  return found;
 }
 
 /**
@@ -183,7 +222,7 @@ export class SseParser implements EventParser {
     this.skipLF = false;
     this.atStart = false;
     if (len === 0) return [];
-    return [new SseEvent(raw, eventData(raw, lines))];
+    return [new SseEvent(raw, lines)];
   }
 
   /** The event ending at chunk[next - 1]; its bytes start in `pending` or at chunk[cs]. */
@@ -193,7 +232,7 @@ export class SseParser implements EventParser {
         ? chunk.subarray(cs, next)
         : this.pending.take(chunk.subarray(0, next));
     if (raw.length > this.maxEventBytes) this.tooLarge(raw.length);
-    const event = new SseEvent(raw, eventData(raw, this.lines));
+    const event = new SseEvent(raw, this.lines);
     this.reset();
     return event;
   }

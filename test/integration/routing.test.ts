@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Gateway } from '../../src/gateway.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { EXPOSED_HEADERS } from '../../src/http/cors.js';
 import { startSimulator, type Simulator } from '../helpers/simulators/index.js';
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -223,6 +224,35 @@ describe('routing, failover and errors', () => {
       req.end();
     });
     assert.equal(tooBig, 431);
+  });
+
+  it('an inference POST on its exact path (direct) and on a path the router matches loosely (Koa) gets the same request id, CORS headers and access-log line', async () => {
+    const s = await sim({ kind: 'vllm', tokens: 3 });
+    const lines: string[] = [];
+    gw = await startTestGateway({ backends: [{ id: 'v', kind: 'vllm', url: s.url, models: [s.model] }] }, { accessLog: { write: (text: string) => lines.push(...text.split('\n').filter(Boolean)) } });
+    const body = JSON.stringify({ model: s.model, messages: [{ role: 'user', content: 'hi' }] });
+    const seen: Record<string, string | null>[] = [];
+    // The trailing slash reaches the backend as sent (the simulator answers it 404).
+    for (const [path, status] of [['/v1/chat/completions', 200], ['/v1/chat/completions?x=1', 200], ['/v1/chat/completions/', 404]] as const) {
+      const res: Response = await fetch(gw!.url + path, { method: 'POST', headers: { 'content-type': 'application/json', origin: 'https://agent.example' }, body });
+      assert.equal(res.status, status, path);
+      if (status === 200) assert.equal(((await res.json()) as { object: string }).object, 'chat.completion');
+      else await res.arrayBuffer();
+      assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+      seen.push({ origin: res.headers.get('access-control-allow-origin'), vary: res.headers.get('vary'), expose: res.headers.get('access-control-expose-headers') });
+    }
+    assert.deepEqual(seen[1], seen[0]);
+    assert.deepEqual(seen[2], seen[0]);
+    assert.deepEqual(seen[0], { origin: 'https://agent.example', vary: 'Origin', expose: EXPOSED_HEADERS });
+    await new Promise((r) => setImmediate(r)); // the turn's lines are written at its end
+    assert.equal(lines.length, 3);
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const [i, l] of logged.entries()) {
+      assert.deepEqual(Object.keys(l), ['level', 'time', 'method', 'path', 'status', 'model', 'duration_ms', 'request_id', 'job', 'msg']);
+      assert.equal(l.path, '/v1/chat/completions');
+      assert.equal(l.status, i < 2 ? 200 : 404);
+      assert.equal(l.model, s.model);
+    }
   });
 
   it('answers CORS preflight and exposes the payment headers', async () => {

@@ -1,0 +1,28 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Whether the client of one job is still there. `gone` turns true when the response closes
+ * before it finished (the client went away). The AbortSignal plugins and waits need is made
+ * only when asked for (an AbortController costs more than the rest of a small job's bookkeeping)
+ * and is aborted exactly when `gone` turns true (at once if it already has).
+ */
+export class ClientWatch {
+  gone = false;
+  private controller?: AbortController;
+
+  constructor(res: ServerResponse) {
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      this.gone = true;
+      this.controller?.abort();
+    });
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.gone) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+}

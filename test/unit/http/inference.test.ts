@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { AccessLog, accessLine } from '../../../src/http/access-log.js';
+import { serveInference } from '../../../src/http/inference.js';
+import type { JobDeps } from '../../../src/job/run.js';
+
+describe('inference entry', () => {
+  it('answers 503 shutting_down while draining, without starting a job', async () => {
+    const jobs = new Proxy({} as JobDeps, { get: () => assert.fail('no job may start while draining') });
+    const server = http.createServer((req, res) => void serveInference('openai_chat', req, res, { jobs, isDraining: () => true }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`, { method: 'POST', body: '{}' });
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.deepEqual(await res.json(), { error: { message: 'the gateway is shutting down', type: 'service_unavailable', code: 'shutting_down' } });
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('access log line', () => {
+  it('is the line a pino logger (level info, no base fields) writes for the same fields', () => {
+    const fields = { method: 'POST', path: '/v1/chat/completions', status: 200, model: 'qwen "2.5"\n', cost_sats: 7, duration_ms: 12, request_id: 'r-1', job: 'j-1' };
+    let written = '';
+    const logger = pino({ base: undefined, timestamp: () => ',"time":1700000000000' }, new Writable({ write: (c: Buffer, _e, cb) => ((written += c.toString()), cb()) }));
+    logger.info(fields, 'request');
+    const line = accessLine({ method: 'POST', path: '/v1/chat/completions', status: 200, model: 'qwen "2.5"\n', costSats: 7, durationMs: 12.4, requestId: 'r-1', job: 'j-1' }, 1700000000000);
+    assert.equal(line, written);
+  });
+
+  it('leaves out what is unknown (no model, cost or job: a request that started no job)', () => {
+    const line = accessLine({ method: 'GET', path: '/healthz', status: 200, durationMs: 0.4, requestId: 'r-2' }, 1);
+    assert.equal(line, '{"level":30,"time":1,"method":"GET","path":"/healthz","status":200,"duration_ms":0,"request_id":"r-2","msg":"request"}\n');
+  });
+});
+
+describe('access log writer', () => {
+  it('writes the lines of one event-loop turn in one write, at the end of the turn; flush() at once', async () => {
+    const writes: string[] = [];
+    const log = new AccessLog({ write: (text: string) => writes.push(text) });
+    log.write('a\n');
+    log.write('b\n');
+    assert.deepEqual(writes, []);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes, ['a\nb\n']);
+    log.write('c\n');
+    log.flush();
+    assert.deepEqual(writes, ['a\nb\n', 'c\n']);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 2, 'nothing left to write');
+  });
+});
