@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -21,6 +20,7 @@ import { NdjsonParser } from '../stream/ndjson.js';
 import { relayStream } from '../stream/relay.js';
 import { SseParser } from '../stream/sse.js';
 import { ClientWatch } from './client-watch.js';
+import { RequestJob } from './request-job.js';
 import { responseHeaders, streamFormatOf } from './response-headers.js';
 
 export interface JobDeps {
@@ -70,30 +70,9 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
 
   const client = new ClientWatch(res);
   const model = body.model as string;
-  let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
-  const job: Job = {
-    id: randomUUID(),
-    route,
-    path: req.url ?? '/',
-    model,
-    stream,
-    clientAddress: req.socket.remoteAddress ?? '',
-    headers: req.headers,
-    rawBody: raw,
-    body,
-    bodyChanged: false,
-    modelKnown: deps.pool.knows(model, route),
-    candidates: [],
-    responseHeaders: {},
-    state: {},
-    startedAt: performance.now(),
-    get signal() {
-      return client.signal;
-    },
-    admit: () => admit(),
-  };
+  const job = new RequestJob(route, req.url ?? '/', model, stream, req.socket.remoteAddress ?? '', req.headers, raw, body, deps.pool.knows(model, route), client);
   const jobRun = new JobRun(job, client, req, res, deps);
-  admit = () => jobRun.admit();
+  job.admitter = () => jobRun.admit();
   const done = jobRun.run();
   deps.active.add(done);
   try {
