@@ -1,6 +1,7 @@
 // Turns 'signed' outputs (the claim stored the mint's blind signatures) into 'held' proofs, off
-// the request path: in the background, one output per step; on demand inside takeProofs; and
-// for outputs a stopped process left signed, from recoverPending.
+// the request path: in the background, one output per step; before a job's settle transaction
+// (prepareJob: the CPU outside it, so the transaction only writes rows); on demand inside
+// takeProofs for whatever is left; and for outputs a stopped process left signed, from recoverPending.
 //
 // MUST hold (see holdings.ts): an output moves 'signed' → 'done' in the same transaction that
 // inserts its proof, only if it is still 'signed' (exactly once, whoever gets there first); a
@@ -92,6 +93,24 @@ export class Unblinder {
       this.log.warn?.({ outputs: batch.length, err: errMsg(err) }, 'wallet: storing unblinded proofs failed, outputs stay signed');
     }
     return true;
+  }
+
+  /**
+   * Outside any transaction, before the job's settle: unblinds (CPU only) the job's outputs
+   * still queued in this process, one per event-loop turn, and keeps the results for
+   * finishJob() (or the background's next store), which then only writes rows. Stores nothing:
+   * the outputs stay 'signed' (held) until a transaction stores their proofs, as before.
+   */
+  async prepareJob(jobId: string): Promise<void> {
+    let first = true;
+    for (const item of [...this.queue.values()]) {
+      if (item.jobId !== jobId) continue;
+      if (!first) await nextTurn();
+      first = false;
+      if (!this.queue.delete(item.B_)) continue; // taken meanwhile by the background or finishJob
+      const r = this.compute(item);
+      if (r) this.ready.push(r);
+    }
   }
 
   /**
