@@ -162,17 +162,14 @@ export class Unblinder {
     }
   }
 
-  /** Stores results; returns the invalid ones this call moved. */
+  /** Stores results (the proofs in three statements at most); returns the invalid ones this call moved. */
   private async store(sql: SqlExecutor, results: readonly Result[]): Promise<Result[]> {
+    const items = new Map(results.map((r) => [r.item.B_, r.item]));
+    const proofs = results.flatMap((r) => (r.proof ? [{ b_: r.item.B_, proof: r.proof }] : []));
+    await this.holdings.storeUnblinded(sql, (b_) => items.get(b_)!, proofs);
     const invalid: Result[] = [];
     for (const r of results) {
-      if (r.proof) {
-        if (await this.holdings.moveOutput(sql, r.item.B_, ['signed'], 'done')) {
-          await this.holdings.insertProof(sql, r.item.jobId, r.item.mint, r.proof);
-        }
-      } else if (await this.holdings.moveOutput(sql, r.item.B_, ['signed'], 'invalid')) {
-        invalid.push(r);
-      }
+      if (!r.proof && (await this.holdings.moveOutput(sql, r.item.B_, ['signed'], 'invalid'))) invalid.push(r);
     }
     return invalid;
   }
