@@ -67,6 +67,9 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
       return { kind: 'continue' };
     },
 
+    /** The change proofs' curve arithmetic before the settle transaction, so it only writes rows. */
+    beforeSettle: (job) => (paymentOf(job) ? money.wallet.prepareTake(job.id) : undefined),
+
     async onSettle(job, s) {
       running.delete(job.id);
       const p = paymentOf(job);

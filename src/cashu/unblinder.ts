@@ -1,6 +1,7 @@
 // Turns 'signed' outputs (the claim stored the mint's blind signatures) into 'held' proofs, off
-// the request path: in the background, one output per step; on demand inside takeProofs; and
-// for outputs a stopped process left signed, from recoverPending.
+// the request path: in the background, one output per step; before a job's settle transaction
+// (prepareJob: the CPU outside it, so the transaction only writes rows); on demand inside
+// takeProofs for whatever is left; and for outputs a stopped process left signed, from recoverPending.
 //
 // MUST hold (see holdings.ts): an output moves 'signed' → 'done' in the same transaction that
 // inserts its proof, only if it is still 'signed' (exactly once, whoever gets there first); a
@@ -95,6 +96,24 @@ export class Unblinder {
   }
 
   /**
+   * Outside any transaction, before the job's settle: unblinds (CPU only) the job's outputs
+   * still queued in this process, one per event-loop turn, and keeps the results for
+   * finishJob() (or the background's next store), which then only writes rows. Stores nothing:
+   * the outputs stay 'signed' (held) until a transaction stores their proofs, as before.
+   */
+  async prepareJob(jobId: string): Promise<void> {
+    let first = true;
+    for (const item of [...this.queue.values()]) {
+      if (item.jobId !== jobId) continue;
+      if (!first) await nextTurn();
+      first = false;
+      if (!this.queue.delete(item.B_)) continue; // taken meanwhile by the background or finishJob
+      const r = this.compute(item);
+      if (r) this.ready.push(r);
+    }
+  }
+
+  /**
    * Inside the caller's transaction: every output of `jobId` still 'signed' becomes a held proof
    * (or 'invalid'). CPU only besides the caller's own statements; yields to the event loop
    * between outputs. The caller's transaction may roll back: the outputs then stay 'signed'.
@@ -143,17 +162,14 @@ export class Unblinder {
     }
   }
 
-  /** Stores results; returns the invalid ones this call moved. */
+  /** Stores results (the proofs in three statements at most); returns the invalid ones this call moved. */
   private async store(sql: SqlExecutor, results: readonly Result[]): Promise<Result[]> {
+    const items = new Map(results.map((r) => [r.item.B_, r.item]));
+    const proofs = results.flatMap((r) => (r.proof ? [{ b_: r.item.B_, proof: r.proof }] : []));
+    await this.holdings.storeUnblinded(sql, (b_) => items.get(b_)!, proofs);
     const invalid: Result[] = [];
     for (const r of results) {
-      if (r.proof) {
-        if (await this.holdings.moveOutput(sql, r.item.B_, ['signed'], 'done')) {
-          await this.holdings.insertProof(sql, r.item.jobId, r.item.mint, r.proof);
-        }
-      } else if (await this.holdings.moveOutput(sql, r.item.B_, ['signed'], 'invalid')) {
-        invalid.push(r);
-      }
+      if (!r.proof && (await this.holdings.moveOutput(sql, r.item.B_, ['signed'], 'invalid'))) invalid.push(r);
     }
     return invalid;
   }

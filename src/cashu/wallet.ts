@@ -12,8 +12,10 @@
 //   transactions: planClaim() + storePending() inside its transaction before the swap,
 //   executeClaim(prepared, whenClaimed) inside the one after.
 // - Unblinding (C = C_ − r·K, ~5 ms of curve arithmetic per output, DLEQ check included) is
-//   kept off the request path: a background queue right after the claim, on demand in
-//   takeProofs, and for signatures a stopped process left, in recoverPending(). A signature
+//   kept off the request path and out of store transactions: a background queue after the
+//   claim, prepareTake() right before the settle transaction, and for signatures a stopped
+//   process left, recoverPending(); takeProofs() does in its transaction only what is still
+//   left (rare: outputs this process never queued, a retried transaction). A signature
 //   that fails its DLEQ check is never stored as a proof (so never paid out): its output is
 //   marked 'invalid', logged loudly and reported to onInvalidSignatures.
 // - The blinded outputs' secrets, r and B_ are made ahead of time (pool.ts), in memory only,
@@ -59,6 +61,8 @@ export interface GatewayWalletOptions {
    * they stay 'signed' (held) until takeProofs() or recoverPending() needs them.
    */
   backgroundUnblinding?: boolean;
+  /** Time between a claim and the background work it creates (BACKGROUND_DELAY_MS by default). */
+  backgroundDelayMs?: number;
   /** Per mint request; default 10 s. */
   timeoutMs?: number;
   /** Least time between two keyset reloads triggered by unknown keyset ids; default 5 s. */
@@ -92,8 +96,10 @@ export class GatewayWallet {
   private readonly others = new Map<string, MintHandle>();
   /** B_ of outputs whose claim is running in this process: recovery leaves them alone. */
   private readonly inflight = new Set<string>();
-  /** The outputs made for each plan (storePending), so a retried transaction stores the same ones. */
+  /** The outputs made for each plan (makeOutputs), so a retried transaction stores the same ones. */
   private readonly made = new WeakMap<ClaimPlan, PreparedClaim>();
+  /** Plans whose outputs a transaction wrote (maybe rolled back): their blindings never return to the pool. */
+  private readonly written = new WeakSet<ClaimPlan>();
   private readonly pool: BlindingPool;
   private readonly unblinder: Unblinder;
   private readonly background: BackgroundRunner;
@@ -192,6 +198,7 @@ export class GatewayWallet {
   async prepareClaim(jobId: string, inspected: InspectedToken): Promise<PreparedClaim> {
     const plan = await this.planClaim(jobId, inspected);
     try {
+      this.makeOutputs(plan);
       return await this.db.tx((sql) => this.storePending(sql, plan));
     } catch (err) {
       this.dropPlan(plan);
@@ -219,30 +226,46 @@ export class GatewayWallet {
   }
 
   /**
-   * Inside the caller's transaction, which MUST commit before executeClaim() sends the swap:
-   * the plan's blinded outputs written 'pending'. The outputs are made on the first call, from
-   * pooled blindings, and reused if the transaction runs again (a retry after a rollback: they
-   * were never stored nor sent). A plan whose transaction failed, or that will not be sent,
-   * MUST be given to dropPlan().
+   * The plan's blinded outputs, made once from pooled blindings (any missing ones are made now:
+   * curve arithmetic). Call it BEFORE the transaction of storePending() so that no transaction
+   * waits on it; storePending() calls it if not done.
    */
-  async storePending(sql: SqlExecutor, plan: ClaimPlan): Promise<PreparedClaim> {
+  makeOutputs(plan: ClaimPlan): PreparedClaim {
     let prepared = this.made.get(plan);
     if (!prepared) {
-      // Each blinding leaves the pool for good, even if this claim is never sent.
       const outputs = createOutputs(plan.amounts, plan.keyset.id, plan.jobId, plan.mint, this.pool.take(plan.amounts.length));
-      this.background.kickAfter(BACKGROUND_DELAY_MS);
+      this.background.kickAfter(this.opts.backgroundDelayMs ?? BACKGROUND_DELAY_MS);
       for (const o of outputs) this.inflight.add(o.row.b_);
       prepared = { jobId: plan.jobId, mint: plan.mint, amount: plan.amount, fee: plan.fee, keyset: plan.keyset, outputs,
         request: { inputs: plan.inputs, outputs: outputs.map((o) => o.message) } };
       this.made.set(plan, prepared);
     }
+    return prepared;
+  }
+
+  /**
+   * Inside the caller's transaction, which MUST commit before executeClaim() sends the swap:
+   * the plan's blinded outputs written 'pending' (makeOutputs(); the same ones if the
+   * transaction runs again after a rollback: they were never stored nor sent). A plan whose
+   * transaction failed, or that will not be sent, MUST be given to dropPlan().
+   */
+  async storePending(sql: SqlExecutor, plan: ClaimPlan): Promise<PreparedClaim> {
+    const prepared = this.makeOutputs(plan);
+    // From here on its blindings leave the pool for good, even if this claim is never sent.
+    this.written.add(plan);
     await this.holdings.insertOutputs(sql, prepared.outputs.map((o) => o.row));
     return prepared;
   }
 
-  /** A plan that will not be sent: recovery may settle its outputs if a transaction stored them. */
+  /**
+   * A plan that will not be sent: recovery may settle its outputs if a transaction stored them.
+   * Outputs no transaction ever wrote (e.g. the token had already paid) return their blindings
+   * to the pool: they went nowhere.
+   */
   dropPlan(plan: ClaimPlan): void {
-    for (const o of this.made.get(plan)?.outputs ?? []) this.inflight.delete(o.row.b_);
+    const outputs = this.made.get(plan)?.outputs ?? [];
+    for (const o of outputs) this.inflight.delete(o.row.b_);
+    if (!this.written.has(plan)) this.pool.putBack(outputs.map((o) => ({ secret: o.row.secret, r: o.row.r, B_: o.row.b_ })));
     this.made.delete(plan);
   }
 
@@ -308,7 +331,7 @@ export class GatewayWallet {
       }
       if (this.opts.backgroundUnblinding !== false) {
         this.unblinder.enqueue(signed);
-        this.background.kickAfter(BACKGROUND_DELAY_MS);
+        this.background.kickAfter(this.opts.backgroundDelayMs ?? BACKGROUND_DELAY_MS);
       }
       const bad = outputs.filter((_, i) => !checked[i]);
       if (bad.length > 0) {
@@ -325,12 +348,23 @@ export class GatewayWallet {
   }
 
   /**
+   * Before the job's settle transaction, outside it: the CPU of unblinding its outputs (DLEQ
+   * check, C = C_ − r·K) done now, so that takeProofs() in the transaction only writes rows and
+   * the store is not held during curve arithmetic. Writes nothing (a crash after it loses
+   * nothing); optional: takeProofs() finishes whatever is left.
+   */
+  prepareTake(jobId: string): Promise<void> {
+    return this.unblinder.prepareJob(jobId);
+  }
+
+  /**
    * Inside the caller's settle transaction: held proofs of `jobId` summing to exactly `amount`,
    * marked sent. amount 0 → []. Throws when impossible (never, for a job's first takeProofs
    * with amount ≤ what its claim holds: claimDenominations guarantees it — unless the mint
    * returned invalid signatures, whose sats are missing).
-   * First, every output of the job still 'signed' is unblinded here (CPU, in this transaction),
-   * so after a settle the job has only proofs.
+   * First, every output of the job still 'signed' becomes a proof here, so after a settle the
+   * job has only proofs: with the results of prepareTake() (or of the background) only rows are
+   * written; outputs not unblinded yet are unblinded here (CPU, in this transaction).
    */
   async takeProofs(sql: SqlExecutor, jobId: string, amount: number): Promise<WalletProof[]> {
     if (!Number.isSafeInteger(amount) || amount < 0) throw new RangeError(`takeProofs: bad amount ${amount}`);

@@ -29,6 +29,7 @@ export type OpenedClaim = { created: true; prepared: PreparedClaim } | { created
 export async function openClaim(db: Db, money: MoneyServices, job: NewJob, receipt: string, plan: ClaimPlan, now: number): Promise<OpenedClaim> {
   let opened: OpenedClaim;
   try {
+    money.wallet.makeOutputs(plan); // blindings the pool lacks are made here, not inside the transaction
     opened = await db.tx(async (sql): Promise<OpenedClaim> => {
       const row = await money.jobs.open(sql, job, receipt, now);
       if (!row.created) return row;

@@ -27,6 +27,13 @@ export interface GatewayPlugin {
   transformRequest?(job: Job): void;
   /** Synchronous, per event, on the hot path. Every plugin sees every event. */
   onStreamEvent?(event: StreamEvent, job: Job): StreamAction;
+  /**
+   * Right before the settle transaction opens, outside it (no store lock held): CPU work the
+   * settlement will need (e.g. unblinding the job's change proofs), so the transaction only
+   * writes rows. MUST NOT write to the store, and MUST NOT be needed for correctness: onSettle
+   * does whatever is left. Returns nothing when there is nothing to do. Errors are logged.
+   */
+  beforeSettle?(job: Job): Promise<void> | void;
   /** Bills, pays change, credits; all plugins share one store transaction. */
   onSettle?(job: Job, settlement: Settlement): Promise<void>;
   /**

@@ -43,6 +43,7 @@ export class PluginRunner {
   private readonly transformChain: GatewayPlugin[];
   private readonly eventChain: GatewayPlugin[];
   private readonly settleChain: GatewayPlugin[];
+  private readonly beforeSettleChain: GatewayPlugin[];
   /** Every settle plugin declared settlesWithoutStore: true (no per-job question to ask). */
   private readonly neverStore: boolean;
 
@@ -57,6 +58,7 @@ export class PluginRunner {
     this.transformChain = this.plugins.filter((p) => p.transformRequest);
     this.eventChain = this.plugins.filter((p) => p.onStreamEvent);
     this.settleChain = this.plugins.filter((p) => p.onSettle);
+    this.beforeSettleChain = this.plugins.filter((p) => p.beforeSettle);
     this.neverStore = this.settleChain.every((p) => p.settlesWithoutStore === true);
   }
 
@@ -95,7 +97,8 @@ export class PluginRunner {
   }
 
   /**
-   * Runs every plugin's onSettle inside ONE store transaction; returns the trailer bytes.
+   * Runs every plugin's beforeSettle (outside any transaction), then every onSettle inside ONE
+   * store transaction; returns the trailer bytes.
    * A failing settle rolls the transaction back and is rethrown: the job stays in the journal
    * and is settled again at the next start-up.
    */
@@ -103,6 +106,14 @@ export class PluginRunner {
     if (this.settleChain.length === 0) return [];
     const storeless = (p: GatewayPlugin) => (typeof p.settlesWithoutStore === 'function' ? p.settlesWithoutStore(job) : p.settlesWithoutStore === true);
     if (this.neverStore || this.settleChain.every(storeless)) return this.settleWithoutStore(job, input);
+    for (const p of this.beforeSettleChain) {
+      try {
+        const work = p.beforeSettle!(job);
+        if (work) await work;
+      } catch (err) {
+        this.log.error({ err, job: job.id, plugin: p.name }, 'beforeSettle failed (onSettle does the work)');
+      }
+    }
     // Both lists are made inside the transaction: PostgreSQL may run it again on a conflict.
     const { trailer, after } = await this.db.tx(async (sql) => {
       const out: Buffer[] = [];

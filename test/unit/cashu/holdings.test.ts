@@ -149,4 +149,20 @@ for (const store of stores) describe(`cashu/holdings (${store.name})`, () => {
     assert.deepEqual((await h.signedOutputs(db, { jobId: 'j' })).map((r) => r.amount), [4, 2, 1], 'each with its signature');
     assert.equal(Number((await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM wallet_signatures`))?.n), 3, 'no signature stored for the restored output');
   });
+
+  it('unblinded proofs: stored for outputs still signed only, each exactly once', async () => {
+    const out = (amount: number) => ({ b_: '02' + hex(32), job_id: 'ju', mint: MINT, keyset_id: 'k', amount, secret: hex(32), r: hex(32) });
+    const [a, b, c] = [out(1), out(2), out(4)];
+    await db.tx((sql) => h.insertOutputs(sql, [a, b, c], 1000));
+    const sig = (o: { b_: string }) => ({ b_: o.b_, c_: '03' + hex(32), dleq: null, k: '02' + hex(32) });
+    await db.tx((sql) => h.signOutputs(sql, [sig(a), sig(b), sig(c)], 2000));
+    await db.tx((sql) => h.moveOutput(sql, c.b_, ['signed'], 'invalid'));
+    const proof = (o: typeof a) => ({ b_: o.b_, proof: { id: 'k', amount: o.amount, secret: o.secret, C: '02' + hex(32) } });
+    const where = () => ({ jobId: 'ju', mint: MINT });
+    assert.equal(await db.tx((sql) => h.storeUnblinded(sql, where, [proof(a), proof(b), proof(c)])), 2, 'not the invalid one');
+    assert.equal(await db.tx((sql) => h.storeUnblinded(sql, where, [proof(a), proof(b)])), 0, 'exactly once');
+    assert.equal(await h.heldSum('ju'), 3, 'counted once: as proofs, no longer as signed outputs');
+    assert.equal((await h.proofsOfJob(db, 'ju')).length, 2);
+    assert.equal(await h.countOutputs('done', 'ju'), 2);
+  });
 });

@@ -381,6 +381,30 @@ describe('cashu/wallet with the dev mint', function () {
     }
   });
 
+  it('prepareTake unblinds before the settle transaction and writes nothing; takeProofs then only stores the results', async () => {
+    env = await setup();
+    // The background would store the results itself: it starts only after the test.
+    const gw = new GatewayWallet({ db: env.db, mints: [env.url], backgroundDelayMs: 600_000 });
+    await gw.init();
+    try {
+      const ins = await gw.inspect(await token(env, 100));
+      await gw.claim('job-prep', ins);
+      await gw.prepareTake('job-prep');
+      assert.equal(await gw.signedOutputCount(), 9, 'nothing written: the outputs are still signed');
+      assert.equal(await proofRowsHeld(env.db, 'job-prep'), 0);
+      assert.equal(await gw.heldByJob('job-prep'), 100, 'held all along');
+      // The stored signatures are not read again: takeProofs stores what prepareTake computed.
+      await env.db.run(`UPDATE wallet_signatures SET c_ = ? WHERE b_ IN (SELECT b_ FROM wallet_outputs WHERE job_id = ?)`, ['02' + '11'.repeat(32), 'job-prep']);
+      const out = await env.db.tx((sql) => gw.takeProofs(sql, 'job-prep', 61));
+      assert.equal(await gw.signedOutputCount(), 0);
+      assert.equal(await proofRowsHeld(env.db, 'job-prep'), 39);
+      const received = await env.client.receive(gw.encodeFor('B', ins.mint, out));
+      assert.equal(received.reduce((n, p) => n + p.amount.toNumber(), 0), 61);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('the background unblinds right after the claim; held stays exact throughout', async () => {
     env = await setup();
     const ins = await env.gw.inspect(await token(env, 1000));
@@ -431,16 +455,22 @@ describe('cashu/wallet with the dev mint', function () {
       const sigs = body.signatures;
       sigs[sigs.length - 1]!.C_ = sigs[sigs.length - 2]!.C_;
     });
-    for (const background of [true, false]) {
+    for (const mode of ['background', 'prepared', 'in the settle transaction'] as const) {
+      const background = mode !== 'in the settle transaction';
       const invalid: Array<[string, number]> = [];
-      const gw: GatewayWallet = new GatewayWallet({ db: env.db, mints: [mitm.url], backgroundUnblinding: background, onInvalidSignatures: (j, s) => invalid.push([j, s]) });
+      const gw: GatewayWallet = new GatewayWallet({ db: env.db, mints: [mitm.url], backgroundUnblinding: background, onInvalidSignatures: (j, s) => invalid.push([j, s]),
+        ...(mode === 'prepared' && { backgroundDelayMs: 600_000 }) });
       await gw.init();
-      const job = `job-tampered-${background}`;
+      const job = `job-tampered-${mode}`;
       try {
         const proofs = await mintProofs(env, 100);
         const ins = await gw.inspect(getEncodedToken({ mint: mitm.url, unit: 'sat', proofs }));
         assert.deepEqual(await gw.claim(job, ins), { amount: 100, fee: 0 }, 'detected after the claim, not on the request path');
-        if (background) await gw.whenIdle();
+        if (mode === 'background') await gw.whenIdle();
+        if (mode === 'prepared') {
+          await gw.prepareTake(job);
+          assert.deepEqual(invalid, [], 'reported when stored, not when computed');
+        }
         const change: WalletProof[] = await env.db.tx((sql) => gw.takeProofs(sql, job, 68));
         assert.deepEqual(invalid, [[job, 32]]);
         assert.equal(await gw.heldByJob(job), 0, 'the 32 sats of the bad signature are missing, not held');
