@@ -55,7 +55,7 @@ import os from 'node:os';
 import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
 import { childrenRuntime } from './lib/compile.js';
 import { burst } from './lib/burst.js';
-import { chatTarget, chatTargetAt, pinPlan, pinSelf, renice, startEnv, startGateway, type BenchEnv, type Side } from './lib/env.js';
+import { chatTarget, chatTargetAt, pinPlan, pinSelf, renice, startEnv, startGateway, type BenchEnv, type ExtraSide, type Side } from './lib/env.js';
 import { keepAliveAgent, send } from './lib/load.js';
 import { renderReport, type Report } from './lib/report.js';
 import { throughputPair, ttftPair } from './lib/scenarios.js';
@@ -170,6 +170,8 @@ async function main(): Promise<void> {
     }
     report.bareEnd = await env.bare?.stats();
     report.gatewayEnd = await env.gw.stats();
+    report.extraEnd = {};
+    for (const [side, proc] of Object.entries(env.extra) as [ExtraSide, BenchEnv['gw']][]) report.extraEnd[side] = await proc.stats();
     report.simEnd = await env.sim.stats();
   } finally {
     await env.close();

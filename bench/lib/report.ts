@@ -22,6 +22,8 @@ export interface Report {
   gatewayStart: ProcStats;
   gatewayEnd: ProcStats;
   bareEnd?: ProcStats;
+  /** The extra gateways (--before, --access-log-off) at the end of the run. */
+  extraEnd?: Partial<Record<ExtraSide, ProcStats>>;
   simEnd: ProcStats;
 }
 
@@ -163,6 +165,9 @@ export function renderReport(r: Report, a: { connections: number; streamTokens: 
       `sampled peaks: V8 heap total ${fmt(mb(r.gatewayEnd.peak.heapTotalBytes))} MB, external ${fmt(mb(r.gatewayEnd.peak.externalBytes))} MB (ArrayBuffers ${fmt(mb(r.gatewayEnd.peak.arrayBuffersBytes))} MB); ` +
       `simulator peak RSS ${fmt(mb(r.simEnd.maxRssBytes))} MB`,
   );
+  for (const [side, x] of Object.entries(r.extraEnd ?? {}) as [ExtraSide, ProcStats][]) {
+    details.push(`memory: ${EXTRA_LABELS[side]} peak RSS ${fmt(mb(x.maxRssBytes))} MB (this gateway ${fmt(peak)} MB), at the end ${fmt(mb(x.rssBytes))} MB (heap used ${fmt(mb(x.heapUsedBytes))} MB); sampled peak V8 heap total ${fmt(mb(x.peak.heapTotalBytes))} MB`);
+  }
   const table = markdownTable(['metric', 'direct', 'bare http-proxy', 'gateway', 'gateway/direct', 'gateway/bare', 'goal'], rows);
   return `${table}\n\n${details.map((d) => `- ${d}`).join('\n')}\n`;
 }
