@@ -1,55 +1,25 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Job, JobAdmission, PluginStates, RouteKind } from '../pipeline/job.js';
-import type { BackendNode } from '../proxy/node.js';
-import type { StreamFormat } from '../stream/event.js';
+import type { Job } from '../pipeline/job.js';
 import type { ClientWatch } from './client-watch.js';
 
-const notStarted = (): Promise<JobAdmission> => Promise.reject(new Error('job not started'));
+/** A job as runJob makes it: the Job plugins see, plus the watch its signal comes from. */
+export interface RequestJob extends Job {
+  readonly client: ClientWatch;
+}
 
 /**
- * The Job of one inference request: what plugins see of it.
+ * The prototype of every job runJob makes: what is computed on access lives here, not on the job.
  *
- * MUST hold: no own accessor properties (accessors live on the prototype). V8 builds an object
- * literal with a `get`/`set` through its slow path, and everything such a per-request object
- * references (request, response, body, the getter's closure) then survives every young-generation
- * GC until the next full one: under load every request's objects were promoted, and the heap grew
- * to four times its live size before a full GC (issue 13: gateway RSS 260 MB instead of 160 MB).
+ * MUST hold, for the job literal in src/job/run.ts: one object literal with plain data properties
+ * and `__proto__: JOB_PROTOTYPE` (no own accessors, no class). Measured under load (wrk, 32
+ * connections; streams with metering on, and non-streaming): an object literal with its own
+ * `get signal()`, a class instance with the same fields, or a literal whose fields are declared
+ * `undefined` up front and changed later all made V8 carry every job's objects (request, response,
+ * event data) through young-generation GCs until a full GC — 1.1–1.9 MB promoted per scavenge
+ * instead of 0.15–0.3 MB — and the heap grew to 2–4 times its live size (issue 13: gateway peak
+ * RSS 255 MB). Re-measure with `npm run bench -- --only streams,rps --before DIR` after changing it.
  */
-export class RequestJob implements Job {
-  readonly id = randomUUID();
-  bodyChanged = false;
-  candidates: BackendNode[] = [];
-  node?: BackendNode = undefined;
-  readonly responseHeaders: Record<string, string> = {};
-  readonly state: PluginStates = {};
-  readonly startedAt = performance.now();
-  firstByteAt?: number = undefined;
-  format?: StreamFormat = undefined;
-  /** What admit() does once the job runs (the run sets it). */
-  admitter: () => Promise<JobAdmission> = notStarted;
-  readonly #client: ClientWatch;
-
-  constructor(
-    readonly route: RouteKind,
-    readonly path: string,
-    readonly model: string,
-    readonly stream: boolean,
-    readonly clientAddress: string,
-    readonly headers: IncomingHttpHeaders,
-    readonly rawBody: Buffer,
-    public body: Record<string, unknown>,
-    readonly modelKnown: boolean,
-    client: ClientWatch,
-  ) {
-    this.#client = client;
-  }
-
+export const JOB_PROTOTYPE = {
   get signal(): AbortSignal {
-    return this.#client.signal;
-  }
-
-  admit(): Promise<JobAdmission> {
-    return this.admitter();
-  }
-}
+    return (this as unknown as RequestJob).client.signal;
+  },
+};

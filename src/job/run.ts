@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -20,7 +21,7 @@ import { NdjsonParser } from '../stream/ndjson.js';
 import { relayStream } from '../stream/relay.js';
 import { SseParser } from '../stream/sse.js';
 import { ClientWatch } from './client-watch.js';
-import { RequestJob } from './request-job.js';
+import { JOB_PROTOTYPE, type RequestJob } from './request-job.js';
 import { responseHeaders, streamFormatOf } from './response-headers.js';
 
 export interface JobDeps {
@@ -70,9 +71,30 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
 
   const client = new ClientWatch(res);
   const model = body.model as string;
-  const job = new RequestJob(route, req.url ?? '/', model, stream, req.socket.remoteAddress ?? '', req.headers, raw, body, deps.pool.knows(model, route), client);
+  let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
+  // The shape of this literal is a measured contract: see JOB_PROTOTYPE.
+  const job = {
+    __proto__: JOB_PROTOTYPE,
+    client,
+    id: randomUUID(),
+    route,
+    path: req.url ?? '/',
+    model,
+    stream,
+    clientAddress: req.socket.remoteAddress ?? '',
+    headers: req.headers,
+    rawBody: raw,
+    body,
+    bodyChanged: false,
+    modelKnown: deps.pool.knows(model, route),
+    candidates: [],
+    responseHeaders: {},
+    state: {},
+    startedAt: performance.now(),
+    admit: () => admit(),
+  } as unknown as RequestJob;
   const jobRun = new JobRun(job, client, req, res, deps);
-  job.admitter = () => jobRun.admit();
+  admit = () => jobRun.admit();
   const done = jobRun.run();
   deps.active.add(done);
   try {
