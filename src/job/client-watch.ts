@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 /**
  * Whether the client of one job is still there. `gone` turns true when the response closes
  * before it finished (the client went away). The AbortSignal plugins and waits need is made
- * only when asked for (an AbortController costs more than the rest of a small job's bookkeeping)
+ * when first asked for (runJob asks at once: the job is a literal of data properties, see there)
  * and is aborted exactly when `gone` turns true (at once if it already has).
  */
 export class ClientWatch {
