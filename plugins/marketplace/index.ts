@@ -109,10 +109,11 @@ export async function create(deps: PluginDeps<InferFields<typeof marketplaceConf
   /** The key rides in the URL's query only: the URL is never logged. */
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const key = new URL(req.url ?? '/', 'http://gateway').searchParams.get('api_key') ?? '';
-    cluster?.noteListener(req.socket);
     (async () => {
       const registrations = key ? await accounts.registrations(key, Date.now() - REGISTRATION_WINDOW_MS) : [];
       if (registrations.length === 0) return refuseUpgrade(socket, 401, 'Unauthorized');
+      // Only a registered agent's dial may fix the address other replicas reach this one at.
+      cluster?.noteListener(req.socket);
       wss.handleUpgrade(req, socket, head, (ws) => {
         const session = new AgentSession(ws, keyDigest(key), registrations[0]!.provider, registrations, hooks, log, m.pingIntervalSeconds * 1000);
         sessions.add(session);

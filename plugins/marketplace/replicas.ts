@@ -14,6 +14,7 @@ import { AgentDirectory, DIRECTORY_TTL_SYNCS, type HeldAgent } from './directory
 import type { MarketplaceMetrics } from './metrics.js';
 import { CLUSTER_PATHS, KEY_DIGEST_HEADER, RemoteAgentTransport } from './remote-transport.js';
 import type { AgentSession } from './session.js';
+import { AGENT_KEY } from './registration.js';
 import { AGENT_ROUTES, type AgentTransport } from './transport.js';
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -97,6 +98,9 @@ export class ReplicaCluster {
     const unspecified = host === '' || host === '0.0.0.0' || host === '::';
     const addr = (unspecified ? (socket.localAddress ?? '127.0.0.1') : host).replace(/^::ffff:/, '');
     this.advertised = `http://${addr.includes(':') ? `[${addr}]` : addr}:${socket.localPort}`;
+    if (unspecified && /^(127\.|::1$)/.test(addr)) {
+      this.d.log.warn({ replicaUrl: this.advertised }, 'marketplace: other replicas will reach this one at a loopback address; on several hosts set marketplace.replicaUrl');
+    }
   }
 
   /** An agent connected here: the directory lists it under this replica at once. */
@@ -208,7 +212,8 @@ export class ReplicaCluster {
    * replica holding an agent of this key, or undefined.
    */
   async fetchElsewhere(jobId: string, key: string): Promise<Buffer | undefined> {
-    if (!JOB_ID.test(jobId)) return undefined;
+    // Only a well-formed agent key may cost a store lookup.
+    if (!JOB_ID.test(jobId) || !AGENT_KEY.test(key)) return undefined;
     const digest = keyDigest(key);
     const urls = new Set(this.known.filter((a) => a.keyDigest === digest).map((a) => a.replicaUrl));
     // An agent that connected since the last sync: the store knows it already.
