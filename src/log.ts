@@ -18,10 +18,15 @@ export function prettyLine(line: string): string {
   return [when, (LEVELS[level as number] ?? String(level)).padEnd(5), msg ?? '', ...fields].filter((s) => s !== '').join(' ') + '\n';
 }
 
+/** One write of JSON lines made readable: a write may hold several (the access log batches one turn's). */
+export function prettyLines(text: string): string {
+  return text.split('\n').filter((l) => l !== '').map(prettyLine).join('');
+}
+
 /** stdout, made readable when `format` is pretty (auto: when stdout is a terminal). */
 export function logDestination(format: LogFormat = 'json'): DestinationStream {
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
-  return pretty ? { write: (line: string) => void process.stdout.write(prettyLine(line)) } : pino.destination({ dest: 1, sync: true });
+  return pretty ? { write: (text: string) => void process.stdout.write(prettyLines(text)) } : pino.destination({ dest: 1, sync: true });
 }
 
 /**

@@ -9,7 +9,7 @@ import type Koa from 'koa';
 // logger at level info with no base fields wrote (`{"level":30,"time":…,fields…,"msg":"request"}`),
 // without a logger's per-call object walk and redaction pass (nothing secret is ever put in it).
 
-/** Where access-log lines go: each write is one complete line ending in "\n" (e.g. a pino destination, a Writable). */
+/** Where access-log lines go: each write is one or more complete lines, each ending in "\n" (e.g. a pino destination, a Writable). */
 export interface AccessSink {
   write(line: string): unknown;
 }

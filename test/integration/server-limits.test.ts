@@ -8,7 +8,7 @@ import { Wallet } from '@cashu/cashu-ts';
 import request from 'supertest';
 import { createDevMint, mintToken, type DevMint } from '../../src/devmint/index.js';
 import { startGateway } from '../../src/compose.js';
-import { createLogger, prettyLine } from '../../src/log.js';
+import { createLogger, prettyLine, prettyLines } from '../../src/log.js';
 import { SqliteDb } from '../../src/store/sqlite.js';
 import { startTestGateway, testConfig } from '../helpers/gateway.js';
 import { PaidEnv } from '../helpers/paid-env.js';
@@ -143,5 +143,10 @@ describe('access log', () => {
   it('reads well on a terminal: pretty lines', () => {
     const line = prettyLine(JSON.stringify({ level: 30, time: Date.UTC(2025, 0, 1, 12, 0, 1, 234), msg: 'request', method: 'GET', path: '/healthz', status: 200 }));
     assert.equal(line, '12:00:01.234 INFO  request method=GET path=/healthz status=200\n');
+  });
+
+  it('pretty lines stay readable when one write holds a turn\'s several access-log lines', () => {
+    const rec = (status: number) => JSON.stringify({ level: 30, time: Date.UTC(2025, 0, 1, 12, 0, 1, 234), msg: 'request', method: 'GET', path: '/healthz', status }) + '\n';
+    assert.equal(prettyLines(rec(200) + rec(503)), '12:00:01.234 INFO  request method=GET path=/healthz status=200\n12:00:01.234 INFO  request method=GET path=/healthz status=503\n');
   });
 });
