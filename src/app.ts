@@ -20,6 +20,7 @@ import { TrustedMintsKey } from './cashu/mint-monitor.js';
 import { accessLog, type AccessSink } from './http/access-log.js';
 import { INFERENCE_ROUTES, serveInference, type InferenceDeps } from './http/inference.js';
 import { requestListener, type RequestListener } from './http/listener.js';
+import { sendError } from './http/respond.js';
 import type { ReadinessBody } from './ops/readiness.js';
 
 export interface AppDeps {
@@ -96,7 +97,14 @@ export function createApp(deps: AppDeps, inference: InferenceDeps = inferenceDep
   for (const [path, kind] of INFERENCE_ROUTES) {
     router.post(path, async (ctx) => {
       ctx.respond = false;
-      ctx.state.access = await serveInference(kind, ctx.req, ctx.res, inference);
+      // Koa no longer answers for this response: a failure is answered here, as src/http/listener.ts does.
+      try {
+        ctx.state.access = await serveInference(kind, ctx.req, ctx.res, inference);
+      } catch (err) {
+        deps.log.error({ err, path: ctx.path }, 'request failed');
+        if (!ctx.res.headersSent) sendError(ctx.res, 'internal_error');
+        else ctx.res.destroy();
+      }
     });
   }
   const admin = adminRouter(deps.config.admin);
