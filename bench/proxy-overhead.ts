@@ -125,6 +125,7 @@ async function main(): Promise<void> {
     const ok = [0, env.sim.pid, env.gw.pid, env.bare?.pid ?? 0, ...Object.values(env.extra).map((p) => p.pid)].map((pid) => renice(pid, args.nice)).every(Boolean);
     priority = ok ? `, nice ${args.nice}` : `, nice ${args.nice} NOT applied (not permitted)`;
   }
+  const profiled = `gateway pid ${env.gw.pid}, bare http-proxy pid ${env.bare?.pid ?? '-'}`;
   const report: Partial<Report> = {};
   try {
     report.gatewayStart = await env.gw.stats();
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
   const title = `## Owlrun gateway proxy overhead — ${args.kind}, plugins [${args.plugins.join(', ') || 'none'}], store ${args.store ?? 'sqlite::memory:'}`;
   const setup = `node ${process.version}, ${cpus} CPUs (${os.cpus()[0]?.model ?? '?'}), children on ${runtime}, ${pins.description}${priority}, ran ${((Date.now() - started) / 1000).toFixed(0)} s, load average at the end ${os.loadavg()[0]!.toFixed(2)}`;
   process.stdout.write(`\n${title}\n\n${setup}\n\n${renderReport(report as Report, args)}`);
-  if (args.gwCpuProf) process.stdout.write(`\ngateway CPU profile written to ${args.gwCpuProf}\n`);
+  if (args.gwCpuProf) process.stdout.write(`\nCPU profiles written to ${args.gwCpuProf}: ${profiled}\n`);
 }
 
 main().catch((err: Error) => {

@@ -58,7 +58,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-pin             do not pin processes to CPUs with taskset
   --nice=N             run client, simulator and gateway at nice N (e.g. --nice=-5, needs root): on a
                        shared machine, other work then disturbs the numbers less (and gets less CPU)
-  --gw-cpu-prof DIR    run the gateway child with node --cpu-prof, profile written to DIR
+  --gw-cpu-prof DIR    run the gateway and the bare proxy children with node --cpu-prof, profiles written to DIR
   --log-level L        gateway log level, logs go to stderr (default warn)
   --store URL          gateway store (default sqlite::memory:; production default is a file,
                        e.g. --store sqlite:/tmp/owlrun-bench.db)

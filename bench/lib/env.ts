@@ -45,6 +45,7 @@ export interface EnvOptions {
   /** Partial gateway config merged over the test defaults (backends are added). */
   gatewayConfig: Record<string, unknown>;
   pins: PinPlan;
+  /** Extra node arguments of the gateway and the bare proxy (e.g. --cpu-prof: profiles of both). */
   gatewayNodeArgs?: string[];
   /** Compiled project root for the children (lib/compile.ts); undefined = run them under tsx. */
   jsRoot?: string;
@@ -122,7 +123,7 @@ export async function startEnv(o: EnvOptions): Promise<BenchEnv> {
   const extra: Partial<Record<ExtraSide, ChildProc>> = {};
   try {
     gw = await startGateway('gateway', { kind: o.kind, url: sim.url, model }, o.gatewayConfig, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
-    bare = await ChildProc.start('bare-proxy', 'bare-proxy-process.ts', { target: sim.url }, { cpus: o.pins.gateway, jsRoot: o.jsRoot });
+    bare = await ChildProc.start('bare-proxy', 'bare-proxy-process.ts', { target: sim.url }, { cpus: o.pins.gateway, nodeArgs: o.gatewayNodeArgs, jsRoot: o.jsRoot });
     for (const x of o.extras ?? []) {
       extra[x.side] = await startGateway(`gateway-${x.side}`, { kind: o.kind, url: sim.url, model }, x.gatewayConfig, { cpus: o.pins.gateway, jsRoot: x.jsRoot ?? o.jsRoot });
     }
