@@ -26,11 +26,11 @@ const SHUTTING_DOWN = Buffer.from(
  * headers); resolves, once the job settled, with what its access-log line adds. Never rejects
  * for a job's own failures (runJob answers them).
  */
-export async function serveInference(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: InferenceDeps): Promise<AccessNote | undefined> {
+export function serveInference(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: InferenceDeps): Promise<AccessNote | undefined> {
   if (deps.isDraining()) {
     res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(SHUTTING_DOWN.length) });
     res.end(SHUTTING_DOWN);
-    return undefined;
+    return Promise.resolve(undefined);
   }
   return runJob(route, req, res, deps.jobs);
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { AccessNote } from '../http/access-log.js';
-import { readBody, parseJsonObject } from '../http/body.js';
+import { readWholeBody, parseJsonObject } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Job, JobAdmission, JobOutcome, RouteKind } from '../pipeline/job.js';
 import type { PluginRunner } from '../pipeline/runner.js';
@@ -59,7 +59,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
   let body: Record<string, unknown>;
   let stream: boolean;
   try {
-    raw = await readBody(req, deps.bodyLimit);
+    raw = await readWholeBody(req, deps.bodyLimit);
     body = parseJsonObject(raw);
     if (typeof body.model !== 'string' || body.model === '') throw new GatewayError('invalid_request', '"model" must be a non-empty string');
     stream = wantsStream(route, body);
@@ -71,13 +71,13 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
   const client = new ClientWatch(res);
   const model = body.model as string;
   let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
-  // MUST stay one object literal of plain data properties (no getter, no class, no fields set to
-  // undefined up front): measured under load (wrk, 32 connections; streams with metering on, and
-  // non-streaming), a literal with its own `get signal()`, a class instance with these fields, or a
-  // literal with a shared prototype holding the getter made V8 carry every job's objects (request,
-  // response, event data) through young-generation GCs until a full GC: 0.7-1.9 MB promoted per
-  // scavenge instead of 0.2-0.4 MB, the heap at 2-4 times its live size (issue 13: peak RSS 255 MB).
-  // The AbortSignal is therefore made for every job. Re-measure with
+  // MUST stay one object literal of plain data properties (functions included; no getter, no
+  // class, no fields set to undefined up front): measured under load (wrk, 32 connections; streams
+  // with metering on, and non-streaming), a literal with its own `get signal()`, a class instance
+  // with these fields, or a literal with a shared prototype holding the getter made V8 carry every
+  // job's objects (request, response, event data) through young-generation GCs until a full GC:
+  // 0.7-1.9 MB promoted per scavenge instead of 0.2-0.4 MB, the heap at 2-4 times its live size
+  // (issue 13: peak RSS 255 MB). Re-measure with
   // `npm run bench -- --only streams,rps --before DIR` (and --plugins metering,change) after changing it.
   const job: Job = {
     id: randomUUID(),
@@ -95,7 +95,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     responseHeaders: {},
     state: {},
     startedAt: performance.now(),
-    signal: client.signal,
+    clientSignal: () => client.signal,
     admit: () => admit(),
   };
   const jobRun = new JobRun(job, client, req, res, deps);
@@ -131,7 +131,7 @@ class JobRun {
 
   /** The job's one reservation (made at the first call). */
   private reserve(): Promise<Admission> {
-    this.admission ??= this.deps.queue.admit(this.job.model, () => this.job.signal, this.job.route).then((a) => {
+    this.admission ??= this.deps.queue.admit(this.job.model, this.job.clientSignal, this.job.route).then((a) => {
       if (!a.ok) return a;
       this.slot = a.slot;
       this.job.node = a.slot.node;
@@ -247,7 +247,7 @@ class JobRun {
   /** A node on its own transport gets the final body (job.body, caps applied) and nothing of the client's headers. */
   private openTransport(node: BackendNode): Promise<Upstream> {
     const { job } = this;
-    return node.transport!.open(node, { jobId: job.id, body: job.body, signal: job.signal });
+    return node.transport!.open(node, { jobId: job.id, body: job.body, signal: job.clientSignal() });
   }
 
   private async respond(upstream: Upstream): Promise<void> {
@@ -270,7 +270,7 @@ class JobRun {
         onWrite: () => {
           job.firstByteAt ??= performance.now();
         },
-        finish: (end) => this.settle(end.outcome, true, end.delivered),
+        finish: (end) => Promise.resolve(this.settle(end.outcome, true, end.delivered)),
       });
     } finally {
       this.deps.metrics.activeStreams.dec();
@@ -312,7 +312,7 @@ class JobRun {
   private async respondAssembled(upstream: Upstream): Promise<void> {
     const { job, res, deps } = this;
     const answer = new ChatCompletionAssembler();
-    const end = await collectStream(upstream, new SseParser({ maxEventBytes: deps.maxEventBytes }), job.signal, deps.maxEventBytes, {
+    const end = await collectStream(upstream, new SseParser({ maxEventBytes: deps.maxEventBytes }), job.clientSignal(), deps.maxEventBytes, {
       onEvent: (ev) => deps.runner.onStreamEvent(ev, job),
       keep: (ev) => {
         if (!ev.terminal) answer.add(ev.json());
@@ -334,15 +334,22 @@ class JobRun {
     sendError(this.res, code, this.job.responseHeaders, message);
   }
 
-  /** Exactly once per job. A failing settlement is logged; the journal settles it at the next start. */
-  private async settle(outcome: JobOutcome, headersSent: boolean, delivered: boolean): Promise<Buffer[]> {
+  /**
+   * Exactly once per job; never rejects (a failing settlement is logged; the journal settles it at
+   * the next start). The trailer comes without a promise when the plugins made none.
+   */
+  private settle(outcome: JobOutcome, headersSent: boolean, delivered: boolean): Buffer[] | Promise<Buffer[]> {
     if (this.settled) return [];
     this.settled = true;
-    try {
-      return await this.deps.runner.settle(this.job, { outcome, headersSent, delivered });
-    } catch (err) {
+    const failed = (err: unknown): Buffer[] => {
       this.deps.log.error({ err, job: this.job.id, outcome }, 'settlement failed; left for recovery');
       return [];
+    };
+    try {
+      const trailer = this.deps.runner.settle(this.job, { outcome, headersSent, delivered });
+      return Array.isArray(trailer) ? trailer : trailer.catch(failed);
+    } catch (err) {
+      return failed(err);
     }
   }
 }
