@@ -17,9 +17,9 @@ import { collectStream } from '../stream/collect.js';
 import type { GatewayMetrics } from '../metrics/registry.js';
 import { jsonBodyEvent } from '../stream/json-body.js';
 import { PASS } from '../stream/event.js';
-import { NdjsonParser } from '../stream/ndjson.js';
-import { relayStream } from '../stream/relay.js';
-import { SseParser } from '../stream/sse.js';
+import { NdjsonFramer, NdjsonParser } from '../stream/ndjson.js';
+import { relayStream, type RelayFraming } from '../stream/relay.js';
+import { SseFramer, SseParser } from '../stream/sse.js';
 import { ClientWatch } from './client-watch.js';
 import { responseHeaders, streamFormatOf } from './response-headers.js';
 
@@ -261,13 +261,17 @@ class JobRun {
 
     res.writeHead(status, responseHeaders(up.headers, job.responseHeaders, true));
     res.flushHeaders();
-    const parser = job.format === 'sse' ? new SseParser({ maxEventBytes: this.deps.maxEventBytes }) : new NdjsonParser({ maxEventBytes: this.deps.maxEventBytes });
     const runner = this.deps.runner;
+    const sse = job.format === 'sse';
+    const limits = { maxEventBytes: this.deps.maxEventBytes };
+    // Without event handlers nothing reads an event: frame only (same bytes out, no event objects).
+    const framing: RelayFraming = runner.hasEventHandlers
+      ? { parser: sse ? new SseParser(limits) : new NdjsonParser(limits), onEvent: (ev) => runner.onStreamEvent(ev, job) }
+      : { framer: sse ? new SseFramer(limits) : new NdjsonFramer(limits) };
     this.deps.metrics.activeStreams.inc();
     try {
-      await relayStream(upstream, res, parser, job.format === 'sse', {
-        onEvent: (ev) => runner.onStreamEvent(ev, job),
-        onWrite: () => {
+      await relayStream(upstream, res, framing, sse, {
+        onFirstWrite: () => {
           job.firstByteAt ??= performance.now();
         },
         finish: (end) => Promise.resolve(this.settle(end.outcome, true, end.delivered)),

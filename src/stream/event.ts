@@ -38,6 +38,20 @@ export interface EventParser {
   end(): StreamEvent[];
 }
 
+/**
+ * Framing without events, for a stream no plugin reads: the same framing rules, limits and
+ * terminal detection as the format's EventParser, but each push returns only the bytes of the
+ * whole events it completed, joined (what the parser's events' raws would concatenate to).
+ */
+export interface EventFramer {
+  /** Feed one chunk; the bytes of the events it completed (undefined: none). Throws StreamFrameError past maxEventBytes. */
+  push(chunk: Buffer): Buffer | undefined;
+  /** End of input: the bytes the parser's end() would give as a last event (undefined: none). */
+  end(): Buffer | undefined;
+  /** Some event framed so far (returned by push or end) is the stream's terminal marker. */
+  readonly terminalSeen: boolean;
+}
+
 export class StreamFrameError extends Error {
   constructor(message: string) {
     super(message);

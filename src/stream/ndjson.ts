@@ -1,6 +1,6 @@
 // Newline-delimited JSON framing (Ollama native streams) that keeps every input byte.
 
-import { StreamFrameError, type EventParser, type StreamEvent } from './event.js';
+import { StreamFrameError, type EventFramer, type EventParser, type StreamEvent } from './event.js';
 import { PendingBytes } from './pending.js';
 
 const LF = 0x0a;
@@ -69,7 +69,9 @@ export class NdjsonParser implements EventParser {
       const next = lf + 1;
       const raw =
         this.pending.length === 0
-          ? chunk.subarray(start, next)
+          ? start === 0 && next === n
+            ? chunk
+            : chunk.subarray(start, next)
           : this.pending.take(chunk.subarray(0, next));
       if (raw.length > this.maxEventBytes) this.tooLarge(raw.length);
       out.push(new NdjsonEvent(raw, raw.length - 1));
@@ -86,6 +88,84 @@ export class NdjsonParser implements EventParser {
   end(): StreamEvent[] {
     const raw = this.pending.take();
     return raw.length === 0 ? [] : [new NdjsonEvent(raw, raw.length)];
+  }
+
+  /** Whether `bytes`, whole lines (the last may lack its LF), hold a terminal line. */
+  static holdsTerminal(bytes: Buffer): boolean {
+    const parser = new NdjsonParser({ maxEventBytes: Infinity });
+    for (const ev of parser.push(bytes)) if (ev.terminal) return true;
+    for (const ev of parser.end()) if (ev.terminal) return true;
+    return false;
+  }
+
+  private tooLarge(len: number): never {
+    throw new StreamFrameError(
+      `NDJSON line of at least ${len} bytes exceeds the limit of ${this.maxEventBytes} bytes`,
+    );
+  }
+}
+
+/** `true` cannot be written otherwise in JSON: a line without these bytes is not terminal. */
+const TRUE = Buffer.from('true');
+
+/**
+ * NdjsonParser's framing without events, for a stream no plugin reads (EventFramer). Contract,
+ * on top of NdjsonParser's (maxEventBytes per line and pending): the bytes push and end return
+ * concatenate to exactly the raws the parser's events would, split the same way per chunk; a
+ * chunk that completes only whole lines is returned itself; `terminalSeen` is what the
+ * parser's events' `terminal` would say. Lines are parsed as JSON only when their bytes hold
+ * `true` (the `"done":true` of the terminal line).
+ */
+export class NdjsonFramer implements EventFramer {
+  private readonly maxEventBytes: number;
+  private pending = new PendingBytes();
+  private terminal = false;
+
+  constructor(opts: { maxEventBytes: number }) {
+    this.maxEventBytes = opts.maxEventBytes;
+  }
+
+  get terminalSeen(): boolean {
+    return this.terminal;
+  }
+
+  push(chunk: Buffer): Buffer | undefined {
+    const n = chunk.length;
+    const last = chunk.lastIndexOf(LF);
+    if (last !== -1 && this.pending.length + last + 1 > this.maxEventBytes) {
+      // Some line may be over the bound: measure each (the first includes the pending bytes).
+      let start = 0;
+      let base = this.pending.length;
+      for (let lf = chunk.indexOf(LF); lf !== -1; lf = lf + 1 < n ? chunk.indexOf(LF, lf + 1) : -1) {
+        const len = base + lf + 1 - start;
+        if (len > this.maxEventBytes) this.tooLarge(len);
+        start = lf + 1;
+        base = 0;
+      }
+    }
+    const cut = last + 1;
+    let out: Buffer | undefined;
+    if (cut > 0) {
+      const done = cut === n ? chunk : chunk.subarray(0, cut);
+      out = this.pending.length === 0 ? done : this.pending.take(done);
+    }
+    if (cut < n) {
+      this.pending.add(cut === 0 ? chunk : chunk.subarray(cut));
+      if (this.pending.length > this.maxEventBytes) this.tooLarge(this.pending.length);
+    }
+    if (out !== undefined && !this.terminal) this.check(out);
+    return out;
+  }
+
+  end(): Buffer | undefined {
+    const raw = this.pending.take();
+    if (raw.length === 0) return undefined;
+    if (!this.terminal) this.check(raw);
+    return raw;
+  }
+
+  private check(bytes: Buffer): void {
+    if (bytes.indexOf(TRUE) !== -1) this.terminal = NdjsonParser.holdsTerminal(bytes);
   }
 
   private tooLarge(len: number): never {

@@ -234,6 +234,13 @@ describe('SseParser', () => {
       assert.deepEqual(events.map((e) => e.terminal), [true, false, false]);
     });
 
+    it('marks an event terminal only when [DONE] is its one data line, whatever other fields it has', () => {
+      const input = 'id: 1\ndata: [DONE]\n\ndata: [DONE]\nevent: end\n\ndata: [DONE]\ndata: x\n\ndata: x\ndata: [DONE]\n\ndata: [DONE]\ndata: [DONE]\n\n: c\n\n';
+      const events = parse([Buffer.from(input)]);
+      assert.deepEqual(events.map((e) => e.terminal), [true, true, false, false, false, false]);
+      assert.deepEqual(datas(events), ['[DONE]', '[DONE]', '[DONE]\nx', 'x\n[DONE]', '[DONE]\n[DONE]', undefined]);
+    });
+
     it('does not mark an upstream error event as terminal', () => {
       const error = { error: { code: 500, message: 'boom', type: 'server_error' } };
       const [event] = parse([Buffer.from(`data: ${JSON.stringify(error)}\n\n`)]);
