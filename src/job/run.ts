@@ -176,12 +176,14 @@ class JobRun {
 
   /** Request metrics; the model label only for models a backend serves (bounded label values). */
   private record(): void {
-    const { job, deps } = this;
-    const model = job.modelKnown ? job.model : 'unknown';
-    const labels = { route: job.route, model };
-    deps.metrics.requests.inc({ route: job.route, model, status: String(this.res.statusCode) });
-    deps.metrics.requestDuration.observe(labels, (performance.now() - job.startedAt) / 1000);
-    if (job.firstByteAt !== undefined) deps.metrics.timeToFirstToken.observe(labels, (job.firstByteAt - job.startedAt) / 1000);
+    const { job } = this;
+    this.deps.metrics.requests.record(
+      job.route,
+      job.modelKnown ? job.model : 'unknown',
+      this.res.statusCode,
+      (performance.now() - job.startedAt) / 1000,
+      job.firstByteAt === undefined ? undefined : (job.firstByteAt - job.startedAt) / 1000,
+    );
   }
 
   /**
