@@ -71,14 +71,13 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
   const client = new ClientWatch(res);
   const model = body.model as string;
   let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
-  // MUST stay one object literal of plain data properties (functions included; no getter, no
-  // class, no fields set to undefined up front): measured under load (wrk, 32 connections; streams
-  // with metering on, and non-streaming), a literal with its own `get signal()`, a class instance
-  // with these fields, or a literal with a shared prototype holding the getter made V8 carry every
-  // job's objects (request, response, event data) through young-generation GCs until a full GC:
-  // 0.7-1.9 MB promoted per scavenge instead of 0.2-0.4 MB, the heap at 2-4 times its live size
-  // (issue 13: peak RSS 255 MB). Re-measure with
-  // `npm run bench -- --only streams,rps --before DIR` (and --plugins metering,change) after changing it.
+  // MUST stay one object literal of data properties (function values included) whose objects
+  // share their hidden classes: no getter, no spread followed by more fields, no AbortSignal made
+  // for every job. V8 (Node 20) gives an object with a hidden class of its own — a literal with a
+  // getter, each AbortSignal, `{ ...x, more }` — a survival through young-generation GCs with
+  // everything it references: measured under load, 0.3-1.9 MB promoted per scavenge instead of
+  // ~0.01, and the heap grown to 2-4 times its live size (issue 13: peak RSS 255 MB). Re-measure
+  // with `npm run bench -- --only streams,rps --before DIR` (its "old generation +X MB per scavenge").
   const job: Job = {
     id: randomUUID(),
     route,
