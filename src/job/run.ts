@@ -53,8 +53,9 @@ function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
 /**
  * Runs one inference request end to end; owns the raw response. Settlement runs exactly once.
  * Resolves once the job settled, with what the access log adds (undefined: no job started).
+ * `headers`: carried by every answer (becomes job.responseHeaders, where plugins add theirs).
  */
-export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps): Promise<AccessNote | undefined> {
+export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps, headers: Record<string, string> = {}): Promise<AccessNote | undefined> {
   let raw: Buffer;
   let body: Record<string, unknown>;
   let stream: boolean;
@@ -64,7 +65,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     if (typeof body.model !== 'string' || body.model === '') throw new GatewayError('invalid_request', '"model" must be a non-empty string');
     stream = wantsStream(route, body);
   } catch (err) {
-    sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'));
+    sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'), headers);
     return undefined;
   }
 
@@ -91,7 +92,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     bodyChanged: false,
     modelKnown: deps.pool.knows(model, route),
     candidates: [],
-    responseHeaders: {},
+    responseHeaders: headers,
     state: {},
     startedAt: performance.now(),
     clientSignal: () => client.signal,
