@@ -211,7 +211,7 @@ class JobRun {
       try {
         const upstream = node.transport
           ? await this.openTransport(node)
-          : await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
+          : await deps.forwarder.send(node, this.req, this.res, deps.forwarder.outgoingHeaders(job.headers, node, body.length), body);
         const status = upstream.response.statusCode ?? 502;
         if (!REFUSALS.has(status)) return upstream;
         const next = deps.pool.all().some((n) => n.healthy && n.hasRoom && n.serves(job.model, job.route) && !tried.has(n));
