@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
-import { cors } from './http/cors.js';
+import { baseHeaders, cors } from './http/cors.js';
 import { errorHandler } from './http/errors-middleware.js';
 import type { JobDeps } from './job/run.js';
 import type { PluginRunner } from './pipeline/runner.js';
@@ -98,8 +98,10 @@ export function createApp(deps: AppDeps, inference: InferenceDeps = inferenceDep
     router.post(path, async (ctx) => {
       ctx.respond = false;
       // Koa no longer answers for this response: a failure is answered here, as src/http/listener.ts does.
+      // The request id and CORS headers also go to the job as its first response headers (as on
+      // the direct path): a backend's own X-Request-Id or CORS headers MUST NOT replace them.
       try {
-        ctx.state.access = await serveInference(kind, ctx.req, ctx.res, inference);
+        ctx.state.access = await serveInference(kind, ctx.req, ctx.res, inference, baseHeaders(ctx.response.get('X-Request-Id'), ctx.get('Origin')));
       } catch (err) {
         deps.log.error({ err, path: ctx.path }, 'request failed');
         if (!ctx.res.headersSent) sendError(ctx.res, 'internal_error');

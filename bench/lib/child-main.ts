@@ -1,5 +1,5 @@
 // The child side of the IPC protocol: start a server, announce its URL, answer the parent.
-import { procStats, samplePeaks, type ChildMsg, type ParentMsg } from './protocol.js';
+import { countGcFromNow, procStats, samplePeaks, type ChildMsg, type ParentMsg } from './protocol.js';
 
 export interface ChildServer {
   url: string;
@@ -65,6 +65,7 @@ export function runChild(name: string, start: () => Promise<ChildServer>): void 
   start().then(
     (s) => {
       server = s;
+      countGcFromNow();
       if (process.send) process.stdout.write(`${name} listening on ${s.url}\n`);
       else process.stdout.write(`${s.url}\n`);
       send({ type: 'ready', url: s.url, info: s.info });

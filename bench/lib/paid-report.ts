@@ -1,6 +1,6 @@
 // The markdown report of the paid mode (bench/paid-overhead.ts).
 import type { ProcStats } from './protocol.js';
-import { GOALS, mark, ok, pct, throughputDetails } from './report.js';
+import { gcSummary, GOALS, mark, ok, pct, throughputDetails } from './report.js';
 import type { PairResult } from './scenarios.js';
 import { fmt, mb, median, percentile, signed } from './stats.js';
 import { markdownTable } from './table.js';
@@ -160,6 +160,7 @@ export function renderPaidReport(r: PaidReport, a: { connections: number; stream
   rows.push([`gateway peak RSS: free on ${freeName} (ran the streams/s load) vs paid`, `${fmt(peakFree)} MB`, `${fmt(peakPaid)} MB`, '—', `≤${GOALS.peakRssMb} MB: free ${mark(peakFree <= GOALS.peakRssMb)} paid ${mark(peakPaid <= GOALS.peakRssMb)}`]);
   details.push(
     `memory: paid gateway RSS idle after start ${fmt(mb(r.paidStart.rssBytes))} MB, at the end ${fmt(mb(r.paidEnd.rssBytes))} MB (heap used ${fmt(mb(r.paidEnd.heapUsedBytes))} MB)`,
+    `GC: free gateway ${gcSummary(r.freeEnd)}; paid gateway ${gcSummary(r.paidEnd)}`,
   );
 
   const table = markdownTable(['metric', 'free/direct', 'paid/with plugins', 'added or ratio', 'goal'], rows);

@@ -1,6 +1,8 @@
 // The IPC protocol between the benchmark (parent) and its child processes (gateway, backend
 // simulator). Both sides import this file, so the messages stay in one place.
 import { readFileSync } from 'node:fs';
+import { constants as perf, PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 /** Resource usage of one process, as reported over IPC. */
 export interface ProcStats {
@@ -13,12 +15,33 @@ export interface ProcStats {
   heapUsedBytes: number;
   /** Highest values seen by the process's own sampler (samplePeaks), 0 where it does not run. */
   peak: { heapTotalBytes: number; externalBytes: number; arrayBuffersBytes: number };
+  /** GCs since the child was ready (countGcFromNow); absent from children of an older tree (--before). */
+  gc?: GcCounts;
   /**
    * Main thread (the event loop), from /proc/self/schedstat: ns on a CPU, and ns runnable but
    * waiting for a CPU. Waiting time means other processes took the CPU. 0 where unavailable.
    */
   loopRunNs: number;
   loopWaitNs: number;
+}
+
+/**
+ * Garbage collections, and how fast the old generation grows between full GCs. Objects of
+ * finished requests that young-generation GCs (scavenges) promoted stay in memory until a full
+ * GC, which V8 runs only once the old generation has grown to a multiple of its live size: that
+ * growth per scavenge makes the heap (and the peak RSS) grow under load, and unlike the peak it
+ * does not depend on the request rate.
+ */
+export interface GcCounts {
+  scavenges: number;
+  /** Mark-compacts (full GCs). */
+  fullGcs: number;
+  /**
+   * Growth of the old generation (old space and large objects, bytes) over the sampling
+   * intervals without a full GC, and the scavenges in those intervals.
+   */
+  oldGrowthBytes: number;
+  oldGrowthScavenges: number;
 }
 
 export type ParentMsg =
@@ -45,6 +68,44 @@ function schedstat(): [number, number] {
 }
 
 const peak = { heapTotalBytes: 0, externalBytes: 0, arrayBuffersBytes: 0 };
+const gc: GcCounts = { scavenges: 0, fullGcs: 0, oldGrowthBytes: 0, oldGrowthScavenges: 0 };
+/** GCs reported by the observer, and the readings at the last sample (counting is off while oldBytes < 0). */
+const seen = { minor: 0, major: 0 };
+const last = { minor: 0, major: 0, oldBytes: -1 };
+
+function oldGenerationBytes(): number {
+  let n = 0;
+  for (const s of v8.getHeapSpaceStatistics()) if (s.space_name === 'old_space' || s.space_name === 'large_object_space') n += s.space_used_size;
+  return n;
+}
+
+/** Adds the GCs and the old generation's growth since the last sample to `gc`. */
+function sampleGc(): void {
+  if (last.oldBytes < 0) return;
+  const oldBytes = oldGenerationBytes();
+  const minor = seen.minor - last.minor;
+  const major = seen.major - last.major;
+  gc.scavenges += minor;
+  gc.fullGcs += major;
+  if (major === 0) {
+    gc.oldGrowthBytes += Math.max(0, oldBytes - last.oldBytes);
+    gc.oldGrowthScavenges += minor;
+  }
+  Object.assign(last, seen, { oldBytes });
+}
+
+/** Counts GCs from now on (call once the server is up: what start-up keeps is long-lived by design). */
+export function countGcFromNow(): void {
+  if (last.oldBytes >= 0) return;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perf.NODE_PERFORMANCE_GC_MINOR) seen.minor++;
+      else if (kind === perf.NODE_PERFORMANCE_GC_MAJOR) seen.major++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  Object.assign(last, seen, { oldBytes: oldGenerationBytes() });
+}
 
 /** Samples memory every intervalMs, so a report can say what the peak RSS was made of. */
 export function samplePeaks(intervalMs = 200): void {
@@ -53,6 +114,7 @@ export function samplePeaks(intervalMs = 200): void {
     peak.heapTotalBytes = Math.max(peak.heapTotalBytes, m.heapTotal);
     peak.externalBytes = Math.max(peak.externalBytes, m.external);
     peak.arrayBuffersBytes = Math.max(peak.arrayBuffersBytes, m.arrayBuffers);
+    sampleGc();
   };
   sample();
   setInterval(sample, intervalMs).unref();
@@ -71,6 +133,7 @@ export function procStats(): ProcStats {
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     heapUsedBytes: mem.heapUsed,
     peak: { ...peak },
+    gc: { ...gc },
   };
 }
 

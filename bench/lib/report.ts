@@ -30,6 +30,14 @@ export interface Report {
 export const mark = (ok: boolean): string => (ok ? '✅' : '❌');
 export const ok = (s: SideResult): number => s.completed - s.failed;
 
+/** A child's GCs since it was ready, and how fast its old generation grew between full GCs (GcCounts). */
+export function gcSummary(x: ProcStats): string {
+  const g = x.gc;
+  if (!g) return 'GCs not counted (a child of an older tree)';
+  const perScavenge = g.oldGrowthScavenges > 0 ? mb(g.oldGrowthBytes) / g.oldGrowthScavenges : 0;
+  return `${g.scavenges} scavenges, ${g.fullGcs} full GCs, old generation +${fmt(perScavenge, 2)} MB per scavenge between full GCs`;
+}
+
 export function pct(cpuS: number, wallS: number): string {
   return `${fmt((cpuS / wallS) * 100, 0)}%`;
 }
@@ -161,12 +169,13 @@ export function renderReport(r: Report, a: { connections: number; streamTokens: 
   const peak = mb(r.gatewayEnd.maxRssBytes);
   rows.push(['proxy peak RSS', '—', r.bareEnd ? `${fmt(mb(r.bareEnd.maxRssBytes))} MB` : '—', `${fmt(peak)} MB`, '—', '—', `≤${GOALS.peakRssMb} MB ${mark(peak <= GOALS.peakRssMb)}`]);
   details.push(
-    `memory: gateway RSS idle after start ${fmt(mb(r.gatewayStart.rssBytes))} MB, at the end ${fmt(mb(r.gatewayEnd.rssBytes))} MB (heap used ${fmt(mb(r.gatewayEnd.heapUsedBytes))} MB); ` +
+    `memory: gateway RSS idle after start ${fmt(mb(r.gatewayStart.rssBytes))} MB (start-up peak ${fmt(mb(r.gatewayStart.maxRssBytes))} MB), at the end ${fmt(mb(r.gatewayEnd.rssBytes))} MB (heap used ${fmt(mb(r.gatewayEnd.heapUsedBytes))} MB); ` +
       `sampled peaks: V8 heap total ${fmt(mb(r.gatewayEnd.peak.heapTotalBytes))} MB, external ${fmt(mb(r.gatewayEnd.peak.externalBytes))} MB (ArrayBuffers ${fmt(mb(r.gatewayEnd.peak.arrayBuffersBytes))} MB); ` +
       `simulator peak RSS ${fmt(mb(r.simEnd.maxRssBytes))} MB`,
+    `GC: gateway ${gcSummary(r.gatewayEnd)}${r.bareEnd ? `; bare http-proxy ${gcSummary(r.bareEnd)}` : ''}`,
   );
   for (const [side, x] of Object.entries(r.extraEnd ?? {}) as [ExtraSide, ProcStats][]) {
-    details.push(`memory: ${EXTRA_LABELS[side]} peak RSS ${fmt(mb(x.maxRssBytes))} MB (this gateway ${fmt(peak)} MB), at the end ${fmt(mb(x.rssBytes))} MB (heap used ${fmt(mb(x.heapUsedBytes))} MB); sampled peak V8 heap total ${fmt(mb(x.peak.heapTotalBytes))} MB`);
+    details.push(`memory: ${EXTRA_LABELS[side]} peak RSS ${fmt(mb(x.maxRssBytes))} MB (this gateway ${fmt(peak)} MB), at the end ${fmt(mb(x.rssBytes))} MB (heap used ${fmt(mb(x.heapUsedBytes))} MB); sampled peak V8 heap total ${fmt(mb(x.peak.heapTotalBytes))} MB; ${gcSummary(x)}`);
   }
   const table = markdownTable(['metric', 'direct', 'bare http-proxy', 'gateway', 'gateway/direct', 'gateway/bare', 'goal'], rows);
   return `${table}\n\n${details.map((d) => `- ${d}`).join('\n')}\n`;

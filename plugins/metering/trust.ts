@@ -53,7 +53,7 @@ export function clampUsage(usage: Usage, own: OwnCount, reported: { prompt?: num
   if (reported.prompt !== undefined && reported.prompt > maxPrompt) disputes.push('prompt');
   if (reported.completion !== undefined && reported.completion > maxCompletion) disputes.push('completion');
   return {
-    usage: { ...usage, promptTokens: Math.min(usage.promptTokens, maxPrompt), completionTokens: Math.min(usage.completionTokens, maxCompletion) },
+    usage: { promptTokens: Math.min(usage.promptTokens, maxPrompt), completionTokens: Math.min(usage.completionTokens, maxCompletion), source: usage.source },
     disputes,
   };
 }

@@ -55,7 +55,7 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
 
   return {
     settlesWithoutStore: true,
-    async onSettle(job, s) {
+    onSettle(job, s) {
       const bills = deps.services.find(BillsKey);
       const usage = bills?.usage(job);
       const bill = bills?.bill(job);

@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../config/types.js';
 import { priceOf } from '../models.js';
-import { estimatePromptTokens } from './estimate.js';
+import { estimatePromptTokens, loadTokenizer } from './estimate.js';
 import { affordableCompletionTokens, costSats, exactPrice, rateCents, splitCost, type ExactPrice } from './price.js';
 import type { RateSource } from './rate.js';
 
@@ -25,7 +25,10 @@ export class Billing {
   constructor(
     private readonly config: GatewayConfig,
     private rate: RateSource,
-  ) {}
+  ) {
+    // Quotes and bills count tokens: load the tokenizer now, not in a request.
+    loadTokenizer();
+  }
 
   setRateSource(rate: RateSource): void {
     this.rate = rate;

@@ -10,13 +10,17 @@ const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
  */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   let read = bodies.get(req);
-  if (!read) bodies.set(req, (read = readOnce(req, limit)));
+  if (!read) bodies.set(req, (read = readWholeBody(req, limit)));
   const body = await read;
   if (body.length > limit) throw new GatewayError('body_too_large');
   return body;
 }
 
-function readOnce(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the whole request body once, for a handler that is the request's only reader (an
+ * inference job); past `limit` bytes → 413 (body_too_large) without reading further.
+ */
+export function readWholeBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(new GatewayError('body_too_large'));
   return new Promise<Buffer>((resolve, reject) => {

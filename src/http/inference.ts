@@ -22,15 +22,16 @@ const SHUTTING_DOWN = Buffer.from(
 );
 
 /**
- * Answers one inference request on the raw response (the caller has set the request id and CORS
- * headers); resolves, once the job settled, with what its access-log line adds. Never rejects
- * for a job's own failures (runJob answers them).
+ * Answers one inference request on the raw response; resolves, once the job settled, with what
+ * its access-log line adds. Never rejects for a job's own failures (runJob answers them).
+ * `headers`: what every answer carries besides its own (the request id and CORS headers, unless
+ * the caller set them on `res` already); the job's plugins add theirs to this object.
  */
-export async function serveInference(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: InferenceDeps): Promise<AccessNote | undefined> {
+export function serveInference(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: InferenceDeps, headers: Record<string, string> = {}): Promise<AccessNote | undefined> {
   if (deps.isDraining()) {
-    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(SHUTTING_DOWN.length) });
+    res.writeHead(503, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(SHUTTING_DOWN.length) });
     res.end(SHUTTING_DOWN);
-    return undefined;
+    return Promise.resolve(undefined);
   }
-  return runJob(route, req, res, deps.jobs);
+  return runJob(route, req, res, deps.jobs, headers);
 }

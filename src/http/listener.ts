@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { accessLine, newRequestId, type AccessNote, type AccessSink } from './access-log.js';
-import { setCorsHeaders } from './cors.js';
+import { baseHeaders } from './cors.js';
 import { INFERENCE_ROUTES, serveInference, type InferenceDeps } from './inference.js';
 import { sendError } from './respond.js';
 
@@ -11,10 +11,11 @@ import { sendError } from './respond.js';
 // preflights, 405s; paths the router matches loosely: a trailing slash, other letter case) goes
 // to the Koa app, which routes the inference paths to the same serveInference.
 //
-// MUST hold: a request taken here gets what the Koa stack gives it — X-Request-Id, the CORS
-// headers, in that order, before anything the job sets; one access-log line with the route's
-// pattern as its path; the same answers (503 while draining, runJob's own errors) — and an
-// unanswered one (the client left first) is recorded with Koa's default status, 404.
+// MUST hold: a request taken here gets what the Koa stack gives it — X-Request-Id and the CORS
+// headers (here given to the job as its first response headers, so that every answer writes
+// them with its own in one writeHead); one access-log line with the route's pattern as its path;
+// the same answers (503 while draining, runJob's own errors) — and an unanswered one (the client
+// left first) is recorded with Koa's default status, 404.
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -41,14 +42,13 @@ async function direct(path: string, route: Parameters<typeof serveInference>[0],
   const started = performance.now();
   const requestId = newRequestId();
   res.statusCode = 404;
-  res.setHeader('X-Request-Id', requestId);
-  setCorsHeaders(res, req.headers.origin);
+  const headers = baseHeaders(requestId, req.headers.origin);
   let note: AccessNote | undefined;
   try {
-    note = await serveInference(route, req, res, deps);
+    note = await serveInference(route, req, res, deps, headers);
   } catch (err) {
     deps.log.error({ err, path }, 'request failed');
-    if (!res.headersSent) sendError(res, 'internal_error');
+    if (!res.headersSent) sendError(res, 'internal_error', headers);
     else res.destroy();
   }
   deps.accessLog?.write(

@@ -8,7 +8,13 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     return;
   }
   const text = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': String(text.length) });
+  // Names lower-cased: MUST send a header given in several letter cases once (the last wins),
+  // as setHeader would; on the direct path nothing is set before this writeHead.
+  const out: Record<string, string> = {};
+  for (const k in headers) out[k.toLowerCase()] = headers[k]!;
+  out['content-type'] = 'application/json';
+  out['content-length'] = String(text.length);
+  res.writeHead(status, out);
   res.end(text);
 }
 

@@ -14,8 +14,11 @@ export function streamFormatOf(contentType: string | undefined): StreamFormat {
 /** The backend's response headers as the client gets them: hop-by-hop removed, the gateway's added. */
 export function responseHeaders(backend: IncomingHttpHeaders, added: Record<string, string>, streaming: boolean, length?: number): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  for (const [k, v] of Object.entries(backend)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
-  for (const [k, v] of Object.entries(added)) out[k.toLowerCase()] = v;
+  for (const k in backend) {
+    const v = backend[k];
+    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  }
+  for (const k in added) out[k.toLowerCase()] = added[k]!;
   if (streaming) {
     out['cache-control'] ??= 'no-cache';
     out['x-accel-buffering'] = 'no';

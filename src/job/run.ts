@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { AccessNote } from '../http/access-log.js';
-import { readBody, parseJsonObject } from '../http/body.js';
+import { readWholeBody, parseJsonObject } from '../http/body.js';
 import { sendError, sendJson } from '../http/respond.js';
 import type { Job, JobAdmission, JobOutcome, RouteKind } from '../pipeline/job.js';
 import type { PluginRunner } from '../pipeline/runner.js';
@@ -53,32 +53,32 @@ function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
 /**
  * Runs one inference request end to end; owns the raw response. Settlement runs exactly once.
  * Resolves once the job settled, with what the access log adds (undefined: no job started).
+ * `headers`: carried by every answer (becomes job.responseHeaders, where plugins add theirs).
  */
-export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps): Promise<AccessNote | undefined> {
+export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps, headers: Record<string, string> = {}): Promise<AccessNote | undefined> {
   let raw: Buffer;
   let body: Record<string, unknown>;
   let stream: boolean;
   try {
-    raw = await readBody(req, deps.bodyLimit);
+    raw = await readWholeBody(req, deps.bodyLimit);
     body = parseJsonObject(raw);
     if (typeof body.model !== 'string' || body.model === '') throw new GatewayError('invalid_request', '"model" must be a non-empty string');
     stream = wantsStream(route, body);
   } catch (err) {
-    sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'));
+    sendError(res, err instanceof GatewayError ? err : new GatewayError('invalid_request'), headers);
     return undefined;
   }
 
   const client = new ClientWatch(res);
   const model = body.model as string;
   let admit: () => Promise<JobAdmission> = () => Promise.reject(new Error('job not started'));
-  // MUST stay one object literal of plain data properties (no getter, no class, no fields set to
-  // undefined up front): measured under load (wrk, 32 connections; streams with metering on, and
-  // non-streaming), a literal with its own `get signal()`, a class instance with these fields, or a
-  // literal with a shared prototype holding the getter made V8 carry every job's objects (request,
-  // response, event data) through young-generation GCs until a full GC: 0.7-1.9 MB promoted per
-  // scavenge instead of 0.2-0.4 MB, the heap at 2-4 times its live size (issue 13: peak RSS 255 MB).
-  // The AbortSignal is therefore made for every job. Re-measure with
-  // `npm run bench -- --only streams,rps --before DIR` (and --plugins metering,change) after changing it.
+  // MUST stay one object literal of data properties (function values included) whose objects
+  // share their hidden classes: no getter, no spread followed by more fields, no AbortSignal made
+  // for every job. V8 (Node 20) gives an object with a hidden class of its own — a literal with a
+  // getter, each AbortSignal, `{ ...x, more }` — a survival through young-generation GCs with
+  // everything it references: measured under load, 0.3-1.9 MB promoted per scavenge instead of
+  // ~0.01, and the heap grown to 2-4 times its live size (issue 13: peak RSS 255 MB). Re-measure
+  // with `npm run bench -- --only streams,rps --before DIR` (its "old generation +X MB per scavenge").
   const job: Job = {
     id: randomUUID(),
     route,
@@ -92,10 +92,10 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     bodyChanged: false,
     modelKnown: deps.pool.knows(model, route),
     candidates: [],
-    responseHeaders: {},
+    responseHeaders: headers,
     state: {},
     startedAt: performance.now(),
-    signal: client.signal,
+    clientSignal: () => client.signal,
     admit: () => admit(),
   };
   const jobRun = new JobRun(job, client, req, res, deps);
@@ -131,7 +131,7 @@ class JobRun {
 
   /** The job's one reservation (made at the first call). */
   private reserve(): Promise<Admission> {
-    this.admission ??= this.deps.queue.admit(this.job.model, () => this.job.signal, this.job.route).then((a) => {
+    this.admission ??= this.deps.queue.admit(this.job.model, this.job.clientSignal, this.job.route).then((a) => {
       if (!a.ok) return a;
       this.slot = a.slot;
       this.job.node = a.slot.node;
@@ -176,12 +176,14 @@ class JobRun {
 
   /** Request metrics; the model label only for models a backend serves (bounded label values). */
   private record(): void {
-    const { job, deps } = this;
-    const model = job.modelKnown ? job.model : 'unknown';
-    const labels = { route: job.route, model };
-    deps.metrics.requests.inc({ route: job.route, model, status: String(this.res.statusCode) });
-    deps.metrics.requestDuration.observe(labels, (performance.now() - job.startedAt) / 1000);
-    if (job.firstByteAt !== undefined) deps.metrics.timeToFirstToken.observe(labels, (job.firstByteAt - job.startedAt) / 1000);
+    const { job } = this;
+    this.deps.metrics.requests.record(
+      job.route,
+      job.modelKnown ? job.model : 'unknown',
+      this.res.statusCode,
+      (performance.now() - job.startedAt) / 1000,
+      job.firstByteAt === undefined ? undefined : (job.firstByteAt - job.startedAt) / 1000,
+    );
   }
 
   /**
@@ -209,7 +211,7 @@ class JobRun {
       try {
         const upstream = node.transport
           ? await this.openTransport(node)
-          : await deps.forwarder.send(node, this.req, this.res, Forwarder.outgoingHeaders(job.headers, node, body.length), body);
+          : await deps.forwarder.send(node, this.req, this.res, deps.forwarder.outgoingHeaders(job.headers, node, body.length), body);
         const status = upstream.response.statusCode ?? 502;
         if (!REFUSALS.has(status)) return upstream;
         const next = deps.pool.all().some((n) => n.healthy && n.hasRoom && n.serves(job.model, job.route) && !tried.has(n));
@@ -247,7 +249,7 @@ class JobRun {
   /** A node on its own transport gets the final body (job.body, caps applied) and nothing of the client's headers. */
   private openTransport(node: BackendNode): Promise<Upstream> {
     const { job } = this;
-    return node.transport!.open(node, { jobId: job.id, body: job.body, signal: job.signal });
+    return node.transport!.open(node, { jobId: job.id, body: job.body, signal: job.clientSignal() });
   }
 
   private async respond(upstream: Upstream): Promise<void> {
@@ -274,7 +276,7 @@ class JobRun {
         onFirstWrite: () => {
           job.firstByteAt ??= performance.now();
         },
-        finish: (end) => this.settle(end.outcome, true, end.delivered),
+        finish: (end) => Promise.resolve(this.settle(end.outcome, true, end.delivered)),
       });
     } finally {
       this.deps.metrics.activeStreams.dec();
@@ -316,7 +318,7 @@ class JobRun {
   private async respondAssembled(upstream: Upstream): Promise<void> {
     const { job, res, deps } = this;
     const answer = new ChatCompletionAssembler();
-    const end = await collectStream(upstream, new SseParser({ maxEventBytes: deps.maxEventBytes }), job.signal, deps.maxEventBytes, {
+    const end = await collectStream(upstream, new SseParser({ maxEventBytes: deps.maxEventBytes }), job.clientSignal(), deps.maxEventBytes, {
       onEvent: (ev) => deps.runner.onStreamEvent(ev, job),
       keep: (ev) => {
         if (!ev.terminal) answer.add(ev.json());
@@ -338,15 +340,22 @@ class JobRun {
     sendError(this.res, code, this.job.responseHeaders, message);
   }
 
-  /** Exactly once per job. A failing settlement is logged; the journal settles it at the next start. */
-  private async settle(outcome: JobOutcome, headersSent: boolean, delivered: boolean): Promise<Buffer[]> {
+  /**
+   * Exactly once per job; never rejects (a failing settlement is logged; the journal settles it at
+   * the next start). The trailer comes without a promise when the plugins made none.
+   */
+  private settle(outcome: JobOutcome, headersSent: boolean, delivered: boolean): Buffer[] | Promise<Buffer[]> {
     if (this.settled) return [];
     this.settled = true;
-    try {
-      return await this.deps.runner.settle(this.job, { outcome, headersSent, delivered });
-    } catch (err) {
+    const failed = (err: unknown): Buffer[] => {
       this.deps.log.error({ err, job: this.job.id, outcome }, 'settlement failed; left for recovery');
       return [];
+    };
+    try {
+      const trailer = this.deps.runner.settle(this.job, { outcome, headersSent, delivered });
+      return Array.isArray(trailer) ? trailer : trailer.catch(failed);
+    } catch (err) {
+      return failed(err);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RequestMetrics } from './request-metrics.js';
 
 // Every metric the gateway exports (prefix owlrun_), one registry per gateway instance.
 // Label values MUST be bounded: routes and outcomes from closed lists, models from config or
@@ -14,9 +15,8 @@ export const OTHER_NODE = 'other';
 export class GatewayMetrics {
   readonly registry = new Registry();
 
-  readonly requests = new Counter({ name: 'owlrun_requests_total', help: 'Inference requests by route, model and HTTP status', labelNames: ['route', 'model', 'status'] as const, registers: [this.registry] });
-  readonly requestDuration = new Histogram({ name: 'owlrun_request_duration_seconds', help: 'Time from request to the end of the response', labelNames: ['route', 'model'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly timeToFirstToken = new Histogram({ name: 'owlrun_time_to_first_token_seconds', help: 'Time from request to the first response byte sent to the client', labelNames: ['route', 'model'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  /** owlrun_requests_total, owlrun_request_duration_seconds, owlrun_time_to_first_token_seconds. */
+  readonly requests = new RequestMetrics(this.registry, LATENCY_BUCKETS);
   readonly tokens = new Counter({ name: 'owlrun_tokens_total', help: 'Tokens billed by model, kind (prompt|completion) and source (backend|estimated)', labelNames: ['model', 'kind', 'source'] as const, registers: [this.registry] });
   readonly sats = new Counter({ name: 'owlrun_sats_total', help: 'Sats by kind: paid (tokens received), fee (mint input fees), charged, change, refunded, provider, gateway', labelNames: ['kind'] as const, registers: [this.registry] });
   readonly jobs = new Counter({ name: 'owlrun_jobs_total', help: 'Paid and free jobs by outcome: ok, cut, refunded, refused, backend_failed, client_gone, recovered', labelNames: ['outcome'] as const, registers: [this.registry] });

@@ -47,8 +47,11 @@ export interface Job {
   firstByteAt?: number;
   /** Response framing once known. */
   format?: StreamFormat;
-  /** Aborted when the client goes away. */
-  readonly signal: AbortSignal;
+  /**
+   * The client's AbortSignal: aborted when the client goes away (at once if it already has).
+   * Made at the first call: most jobs never need one.
+   */
+  clientSignal(): AbortSignal;
 }
 
 export type JobAdmission =

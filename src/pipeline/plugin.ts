@@ -34,8 +34,12 @@ export interface GatewayPlugin {
    * does whatever is left. Returns nothing when there is nothing to do. Errors are logged.
    */
   beforeSettle?(job: Job): Promise<void> | void;
-  /** Bills, pays change, credits; all plugins share one store transaction. */
-  onSettle?(job: Job, settlement: Settlement): Promise<void>;
+  /**
+   * Bills, pays change, credits; all plugins share one store transaction. A plugin with nothing
+   * to wait for returns nothing (no promise): a settlement where no plugin returns one costs no
+   * asynchronous step.
+   */
+  onSettle?(job: Job, settlement: Settlement): Promise<void> | void;
   /**
    * True (or true for this job) when onSettle will not touch the store (only afterCommit work):
    * no transaction is opened when no plugin needs one for the job.

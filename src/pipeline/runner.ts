@@ -98,14 +98,18 @@ export class PluginRunner {
 
   /**
    * Runs every plugin's beforeSettle (outside any transaction), then every onSettle inside ONE
-   * store transaction; returns the trailer bytes.
+   * store transaction; returns the trailer bytes (at once, without a promise, when no plugin
+   * needs the store or returns a promise).
    * A failing settle rolls the transaction back and is rethrown: the job stays in the journal
    * and is settled again at the next start-up.
    */
-  async settle(job: Job, input: SettleInput): Promise<Buffer[]> {
+  settle(job: Job, input: SettleInput): Buffer[] | Promise<Buffer[]> {
     if (this.settleChain.length === 0) return [];
-    const storeless = (p: GatewayPlugin) => (typeof p.settlesWithoutStore === 'function' ? p.settlesWithoutStore(job) : p.settlesWithoutStore === true);
-    if (this.neverStore || this.settleChain.every(storeless)) return this.settleWithoutStore(job, input);
+    if (this.neverStore || this.settleChain.every((p) => storeless(p, job))) return this.settleWithoutStore(job, input);
+    return this.settleInStore(job, input);
+  }
+
+  private async settleInStore(job: Job, input: SettleInput): Promise<Buffer[]> {
     for (const p of this.beforeSettleChain) {
       try {
         const work = p.beforeSettle!(job);
@@ -118,7 +122,9 @@ export class PluginRunner {
     const { trailer, after } = await this.db.tx(async (sql) => {
       const out: Buffer[] = [];
       const hooks: (() => void)[] = [];
-      const settlement: Settlement = { ...input, sql, trailer: out, afterCommit: (fn) => hooks.push(fn) };
+      // Fields listed, not spread: a spread followed by more properties gives every object a
+      // hidden class of its own, which V8 then carries through young-generation GCs (see run.ts).
+      const settlement: Settlement = { outcome: input.outcome, headersSent: input.headersSent, delivered: input.delivered, sql, trailer: out, afterCommit: (fn) => hooks.push(fn) };
       for (const p of this.settleChain) await p.onSettle!(job, settlement);
       return { trailer: out, after: hooks };
     });
@@ -132,17 +138,45 @@ export class PluginRunner {
     return trailer;
   }
 
-  /** A plain proxy's settlement (e.g. metrics only): no transaction, hooks run at once. */
-  private async settleWithoutStore(job: Job, input: SettleInput): Promise<Buffer[]> {
+  /**
+   * A settlement without a store transaction (e.g. metrics only): hooks run once every onSettle
+   * returned. Synchronous (no promise made) while no plugin returns a promise.
+   */
+  private settleWithoutStore(job: Job, input: SettleInput): Buffer[] | Promise<Buffer[]> {
     const trailer: Buffer[] = [];
-    const hooks: (() => void)[] = [];
-    const settlement: Settlement = { ...input, sql: NO_STORE, trailer, afterCommit: (fn) => hooks.push(fn) };
-    for (const p of this.settleChain) await p.onSettle!(job, settlement);
-    for (const fn of hooks) fn();
-    return trailer;
+    let hooks: (() => void)[] | undefined;
+    const settlement: Settlement = {
+      outcome: input.outcome,
+      headersSent: input.headersSent,
+      delivered: input.delivered,
+      sql: NO_STORE,
+      trailer,
+      afterCommit: (fn) => void (hooks ??= []).push(fn),
+    };
+    const chain = this.settleChain;
+    for (let i = 0; i < chain.length; i++) {
+      const pending = chain[i]!.onSettle!(job, settlement);
+      if (pending) return this.settleRestWithoutStore(job, settlement, pending, i + 1).then(() => runHooks(hooks, trailer));
+    }
+    return runHooks(hooks, trailer);
+  }
+
+  /** settleWithoutStore from the first plugin that returned a promise on. */
+  private async settleRestWithoutStore(job: Job, settlement: Settlement, pending: Promise<void>, next: number): Promise<void> {
+    await pending;
+    for (let i = next; i < this.settleChain.length; i++) await this.settleChain[i]!.onSettle!(job, settlement);
   }
 
   async close(): Promise<void> {
     for (const p of this.plugins) await p.close?.();
   }
+}
+
+function storeless(p: GatewayPlugin, job: Job): boolean {
+  return typeof p.settlesWithoutStore === 'function' ? p.settlesWithoutStore(job) : p.settlesWithoutStore === true;
+}
+
+function runHooks(hooks: (() => void)[] | undefined, trailer: Buffer[]): Buffer[] {
+  if (hooks) for (const fn of hooks) fn();
+  return trailer;
 }

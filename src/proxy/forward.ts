@@ -39,6 +39,8 @@ export class ConnectError extends Error {
 interface Destination {
   readonly request: typeof http.request;
   readonly host: string;
+  /** The Host header node would send: the URL's host (IPv6 in brackets, a default port left out). */
+  readonly hostHeader: string;
   readonly port: number;
   readonly prefix: string;
   readonly pooled: http.Agent;
@@ -61,6 +63,7 @@ export class Forwarder {
       d = {
         request: secure ? https.request : http.request,
         host: u.hostname.replace(/^\[|\]$/g, ''),
+        hostHeader: u.host,
         port: Number(u.port) || (secure ? 443 : 80),
         prefix: u.pathname.replace(/\/+$/, ''),
         pooled: secure ? this.httpsAgent : this.httpAgent,
@@ -72,17 +75,22 @@ export class Forwarder {
     return d;
   }
 
-  /** Outgoing headers: the client's minus STRIPPED (an untrusted node: only FOR_UNTRUSTED), plus the node's own key. */
-  static outgoingHeaders(clientHeaders: IncomingHttpHeaders, node: BackendNode, bodyLength: number): IncomingHttpHeaders {
-    const out: IncomingHttpHeaders = {};
+  /**
+   * Outgoing headers, as node's raw [name, value, …] list (node then writes them as they are,
+   * without a setHeader pass per header): the client's minus STRIPPED (an untrusted node: only
+   * FOR_UNTRUSTED), the Host of the node's URL, the body's length and the node's own key.
+   */
+  outgoingHeaders(clientHeaders: IncomingHttpHeaders, node: BackendNode, bodyLength: number): string[] {
+    const out: string[] = ['host', this.destination(node.url).hostHeader];
     const trusted = node.trustUsage;
     for (const k in clientHeaders) {
       if (trusted ? STRIPPED.has(k) : !FOR_UNTRUSTED.has(k)) continue;
       const v = clientHeaders[k];
-      if (v !== undefined) out[k] = v;
+      if (typeof v === 'string') out.push(k, v);
+      else if (v !== undefined) for (const one of v) out.push(k, one);
     }
-    out['content-length'] = String(bodyLength);
-    if (node.apiKey) out.authorization = `Bearer ${node.apiKey}`;
+    out.push('content-length', String(bodyLength));
+    if (node.apiKey) out.push('authorization', `Bearer ${node.apiKey}`);
     return out;
   }
 
@@ -94,14 +102,14 @@ export class Forwarder {
    * every keep-alive client meets, often on several pooled sockets at once after a burst) or a
    * connection reset under a burst does not fail the node.
    */
-  send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders, body: Buffer): Promise<Upstream> {
+  send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: string[], body: Buffer): Promise<Upstream> {
     return this.sendOnce(node, req, headers, body, false).catch((err: unknown) => {
       if (!(err instanceof ConnectError) || res.destroyed) throw err;
       return this.sendOnce(node, req, headers, body, true);
     });
   }
 
-  private sendOnce(node: BackendNode, req: IncomingMessage, headers: IncomingHttpHeaders, body: Buffer, fresh: boolean): Promise<Upstream> {
+  private sendOnce(node: BackendNode, req: IncomingMessage, headers: string[], body: Buffer, fresh: boolean): Promise<Upstream> {
     const d = this.destination(node.url);
     return new Promise<Upstream>((resolve, reject) => {
       let settled = false;

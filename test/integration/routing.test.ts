@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Gateway } from '../../src/gateway.js';
 import { startTestGateway } from '../helpers/gateway.js';
 import { EXPOSED_HEADERS } from '../../src/http/cors.js';
@@ -252,6 +253,41 @@ describe('routing, failover and errors', () => {
       assert.equal(l.path, '/v1/chat/completions');
       assert.equal(l.status, i < 2 ? 200 : 404);
       assert.equal(l.model, s.model);
+    }
+  });
+
+  it('a backend\'s own X-Request-Id and CORS headers never replace the gateway\'s, on the direct path or through Koa', async () => {
+    // vLLM echoes a request id of its own (--enable-request-id-headers) and adds CORS headers
+    // when its CORS middleware is on: the client MUST get the id its access-log line names, and
+    // the exposed payment headers (a browser could not read its change otherwise).
+    const backend = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const body = '{"object":"chat.completion","choices":[]}';
+        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'from-backend', 'access-control-allow-origin': '*', vary: 'Accept-Encoding', 'access-control-expose-headers': 'x-backend' });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    try {
+      const lines: string[] = [];
+      gw = await startTestGateway({ backends: [{ id: 'b', kind: 'vllm', url: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`, models: ['m'] }] }, { accessLog: { write: (text: string) => lines.push(...text.split('\n').filter(Boolean)) } });
+      // The exact path goes straight to the job; another letter case goes through the Koa router.
+      for (const path of ['/v1/chat/completions', '/V1/Chat/Completions']) {
+        const res = await post(gw.url + path, { model: 'm' }, { origin: 'https://agent.example' });
+        assert.equal(res.status, 200, path);
+        await res.arrayBuffer();
+        await new Promise((r) => setImmediate(r)); // the turn's line is written at its end
+        const logged = JSON.parse(lines.at(-1)!) as { request_id: string };
+        assert.equal(res.headers.get('x-request-id'), logged.request_id, path);
+        assert.deepEqual(
+          { origin: res.headers.get('access-control-allow-origin'), vary: res.headers.get('vary'), expose: res.headers.get('access-control-expose-headers') },
+          { origin: 'https://agent.example', vary: 'Origin', expose: EXPOSED_HEADERS },
+          path,
+        );
+      }
+    } finally {
+      backend.close();
     }
   });
 

@@ -56,7 +56,7 @@ describe('pinned nodes: the gateway connects only to the addresses it checked', 
     const forwarder = new Forwarder();
     const target = node(`http://rebound.invalid:${backend.port}`, ['127.0.0.1']);
     const front = http.createServer((req, res) => {
-      forwarder.send(target, req, res, Forwarder.outgoingHeaders(req.headers, target, 2), Buffer.from('{}')).then(
+      forwarder.send(target, req, res, forwarder.outgoingHeaders(req.headers, target, 2), Buffer.from('{}')).then(
         (up) => up.response.pipe(res),
         (err: Error) => res.writeHead(502).end(err.message),
       );

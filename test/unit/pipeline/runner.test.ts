@@ -68,4 +68,44 @@ describe('pipeline/runner settle', () => {
     assert.equal(logged.length, 1);
     assert.match(logged[0]!, /beforeSettle failed/);
   });
+
+  it('without a store: synchronous (an array, no promise) while no plugin returns a promise; hooks after every onSettle', () => {
+    const events: string[] = [];
+    const plugin = (name: string, priority: number): GatewayPlugin => ({
+      name,
+      priority,
+      settlesWithoutStore: true,
+      onSettle(_job, s) {
+        events.push(`settle ${name}`);
+        s.trailer.push(Buffer.from(name));
+        s.afterCommit(() => events.push(`hook ${name}`));
+      },
+    });
+    const out = new PluginRunner([plugin('a', 2), plugin('b', 1)], recordingDb(events), pino({ level: 'silent' })).settle(job, input);
+    assert.ok(Array.isArray(out), 'no promise');
+    assert.deepEqual(out.map(String), ['a', 'b']);
+    assert.deepEqual(events, ['settle a', 'settle b', 'hook a', 'hook b'], 'no transaction; hooks once all settled');
+  });
+
+  it('without a store: a plugin that returns a promise is awaited, and the rest run after it, in order', async () => {
+    const events: string[] = [];
+    const plugins: GatewayPlugin[] = [
+      { name: 'a', priority: 3, settlesWithoutStore: true, onSettle: (_j, s) => void s.afterCommit(() => events.push('hook a')) },
+      {
+        name: 'b',
+        priority: 2,
+        settlesWithoutStore: true,
+        async onSettle() {
+          await new Promise((r) => setImmediate(r));
+          events.push('settle b (after a wait)');
+        },
+      },
+      { name: 'c', priority: 1, settlesWithoutStore: true, onSettle: () => void events.push('settle c') },
+    ];
+    const out = new PluginRunner(plugins, recordingDb(events), pino({ level: 'silent' })).settle(job, input);
+    assert.ok(out instanceof Promise);
+    assert.deepEqual(events, [], 'hooks wait for every onSettle');
+    await out;
+    assert.deepEqual(events, ['settle b (after a wait)', 'settle c', 'hook a']);
+  });
 });
