@@ -232,6 +232,13 @@ describe('NdjsonFramer', () => {
     assert.equal(terminal('{"done":true}'), true);
     assert.equal(terminal('{"done":false,"x":true}\n{"content":"\\"done\\":true"}\n'), false);
     assert.equal(terminal('[true]\n'), false);
+    // A line ending in "done":false} is taken for not terminal without a search, only when that
+    // key cannot be part of another: after `,` or `{`, not after an escaped quote.
+    assert.equal(terminal('{"done":true,"x\\",\\"done":false}\n'), true);
+    assert.equal(terminal('{"done":true,"done":false}\r\n'), false);
+    assert.equal(terminal('{"a":1,"done":false}\n{"done":true,"done2":false}\n'), true);
+    assert.equal(terminal('{"x":true,"done":false}\n{"done":true}'), true);
+    assert.equal(terminal('{"done":true}\n{"done":false}\n'), true);
   });
 
   it('returns a chunk of whole lines itself', () => {
