@@ -2,9 +2,10 @@ import type { ServerResponse } from 'node:http';
 
 /**
  * Whether the client of one job is still there. `gone` turns true when the response closes
- * before it finished (the client went away). The AbortSignal plugins and waits need is made
- * when first asked for (runJob asks at once: the job is a literal of data properties, see there)
- * and is aborted exactly when `gone` turns true (at once if it already has).
+ * before it finished (the client went away). The AbortSignal plugins and waits need
+ * (job.clientSignal()) is made when first asked for — most jobs never ask: each AbortSignal has
+ * a hidden class of its own, which V8 carries through young-generation GCs — and is aborted
+ * exactly when `gone` turns true (at once if it already has).
  */
 export class ClientWatch {
   gone = false;

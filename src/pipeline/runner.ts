@@ -128,11 +128,18 @@ export class PluginRunner {
       for (const p of this.settleChain) await p.onSettle!(job, settlement);
       return { trailer: out, after: hooks };
     });
-    for (const fn of after) {
-      try {
-        fn();
-      } catch (err) {
-        this.log.error({ err, job: job.id }, 'after-commit hook failed');
+    return this.runHooks(job, after, trailer);
+  }
+
+  /** The after-commit hooks, each on its own: a failing one is logged, the others still run. */
+  private runHooks(job: Job, hooks: (() => void)[] | undefined, trailer: Buffer[]): Buffer[] {
+    if (hooks) {
+      for (const fn of hooks) {
+        try {
+          fn();
+        } catch (err) {
+          this.log.error({ err, job: job.id }, 'after-commit hook failed');
+        }
       }
     }
     return trailer;
@@ -156,9 +163,9 @@ export class PluginRunner {
     const chain = this.settleChain;
     for (let i = 0; i < chain.length; i++) {
       const pending = chain[i]!.onSettle!(job, settlement);
-      if (pending) return this.settleRestWithoutStore(job, settlement, pending, i + 1).then(() => runHooks(hooks, trailer));
+      if (pending) return this.settleRestWithoutStore(job, settlement, pending, i + 1).then(() => this.runHooks(job, hooks, trailer));
     }
-    return runHooks(hooks, trailer);
+    return this.runHooks(job, hooks, trailer);
   }
 
   /** settleWithoutStore from the first plugin that returned a promise on. */
@@ -174,9 +181,4 @@ export class PluginRunner {
 
 function storeless(p: GatewayPlugin, job: Job): boolean {
   return typeof p.settlesWithoutStore === 'function' ? p.settlesWithoutStore(job) : p.settlesWithoutStore === true;
-}
-
-function runHooks(hooks: (() => void)[] | undefined, trailer: Buffer[]): Buffer[] {
-  if (hooks) for (const fn of hooks) fn();
-  return trailer;
 }

@@ -107,6 +107,28 @@ export class NdjsonParser implements EventParser {
 
 /** `true` cannot be written otherwise in JSON: a line without these bytes is not terminal. */
 const TRUE = Buffer.from('true');
+/** `"done":false}`: the end of an Ollama line that is not the last. */
+const DONE_FALSE = Buffer.from('"done":false}');
+
+/**
+ * The bytes are one line (LF, CRLF or no terminator at the end only) ending in `,"done":false}`
+ * or `{"done":false}`: not terminal. If the line is JSON, that `}` closes the top-level object,
+ * `false` is its last member's value, and the quote before `done` (after `,` or `{`, so not
+ * escaped) opens that member's key: done is false whatever came before (the last duplicate
+ * key wins). If it is not JSON it is not terminal either. Saves a search for `true` per line.
+ */
+function isOneLineNotDone(bytes: Buffer): boolean {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === LF) end--;
+  if (end > 0 && bytes[end - 1] === CR) end--;
+  const start = end - DONE_FALSE.length;
+  if (start < 1) return false;
+  const before = bytes[start - 1];
+  if (before !== 0x2c && before !== 0x7b) return false; // , {
+  for (let k = 0; k < DONE_FALSE.length; k++) if (bytes[start + k] !== DONE_FALSE[k]) return false;
+  const lf = bytes.indexOf(LF);
+  return lf === -1 || lf >= end;
+}
 
 /**
  * NdjsonParser's framing without events, for a stream no plugin reads (EventFramer). Contract,
@@ -114,7 +136,7 @@ const TRUE = Buffer.from('true');
  * concatenate to exactly the raws the parser's events would, split the same way per chunk; a
  * chunk that completes only whole lines is returned itself; `terminalSeen` is what the
  * parser's events' `terminal` would say. Lines are parsed as JSON only when their bytes hold
- * `true` (the `"done":true` of the terminal line).
+ * `true` (the `"done":true` of the terminal line); a line that ends in `"done":false}` is not searched.
  */
 export class NdjsonFramer implements EventFramer {
   private readonly maxEventBytes: number;
@@ -165,6 +187,7 @@ export class NdjsonFramer implements EventFramer {
   }
 
   private check(bytes: Buffer): void {
+    if (isOneLineNotDone(bytes)) return;
     if (bytes.indexOf(TRUE) !== -1) this.terminal = NdjsonParser.holdsTerminal(bytes);
   }
 

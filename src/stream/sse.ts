@@ -138,6 +138,17 @@ function isDone(raw: Buffer, lines: EventLines): boolean {
 }
 
 /**
+ * The chunk is exactly one event of one line: a non-empty line without CR or LF, then LF LF.
+ * At an event boundary the parsers take such a chunk whole, without their line loop: the usual
+ * chunk of a streaming backend. Nothing held (blank lines and begun lines are held) and no BOM
+ * decision pending means a boundary; a CR that ended the last chunk must still meet its LF.
+ */
+function isOneLineEvent(chunk: Buffer): boolean {
+  const n = chunk.length;
+  return n >= 3 && chunk[n - 1] === LF && chunk.indexOf(LF) === n - 2 && chunk.indexOf(CR) === -1;
+}
+
+/**
  * Splits an SSE byte stream into events. Contract:
  * - each event's `raw` is exactly its input bytes through its terminating blank line, so the raws
  *   of all events (push results, then end()) concatenate to the input byte for byte;
@@ -169,8 +180,11 @@ export class SseParser implements EventParser {
   }
 
   push(chunk: Buffer): StreamEvent[] {
-    const out: StreamEvent[] = [];
     const n = chunk.length;
+    if (this.pending.length === 0 && !this.skipLF && !this.atStart && n <= this.maxEventBytes && isOneLineEvent(chunk)) {
+      return [new SseEvent(chunk, 0, n - 2, undefined)];
+    }
+    const out: StreamEvent[] = [];
     if (n === 0) return out;
     let i = 0;
 
@@ -207,7 +221,7 @@ export class SseParser implements EventParser {
     let lf = -2; // next LF / CR at or after i; -1 = none left in this chunk
     let cr = -2;
     while (i < n) {
-      if (lf !== -1 && lf < i) lf = chunk.indexOf(LF, i);
+      if (lf !== -1 && lf < i) lf = chunk[i] === LF ? i : chunk.indexOf(LF, i); // a blank line's LF: no search
       if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i);
       let end: number;
       let next: number;
@@ -352,6 +366,11 @@ export class SseFramer implements EventFramer {
   push(chunk: Buffer): Buffer | undefined {
     const n = chunk.length;
     if (n === 0) return undefined;
+    if (this.pending.length === 0 && !this.skipLF && !this.atStart && n <= this.maxEventBytes && isOneLineEvent(chunk)) {
+      if (chunk[n - 3] === CLOSE_BRACKET && !this.terminal) this.terminal = SseParser.holdsTerminal(chunk, this.first);
+      this.first = false;
+      return chunk;
+    }
     let i = 0;
 
     if (this.atStart) {
@@ -390,7 +409,7 @@ export class SseFramer implements EventFramer {
     let lf = -2;
     let cr = -2;
     while (i < n) {
-      if (lf !== -1 && lf < i) lf = chunk.indexOf(LF, i);
+      if (lf !== -1 && lf < i) lf = chunk[i] === LF ? i : chunk.indexOf(LF, i); // a blank line's LF: no search
       if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i);
       let end: number;
       let next: number;

@@ -108,4 +108,27 @@ describe('pipeline/runner settle', () => {
     await out;
     assert.deepEqual(events, ['settle b (after a wait)', 'settle c', 'hook a']);
   });
+
+  it('a failing after-commit hook is logged and the other hooks still run, with or without a store', async () => {
+    for (const settlesWithoutStore of [true, false]) {
+      const events: string[] = [];
+      const logged: string[] = [];
+      const log = pino({ level: 'error' }, { write: (line: string) => void logged.push(line) });
+      const plugin: GatewayPlugin = {
+        name: 'p',
+        priority: 1,
+        settlesWithoutStore,
+        onSettle(_job, s) {
+          s.afterCommit(() => {
+            throw new Error('hook boom');
+          });
+          s.afterCommit(() => events.push('second hook'));
+        },
+      };
+      await new PluginRunner([plugin], recordingDb([]), log).settle(job, input);
+      assert.deepEqual(events, ['second hook'], `settlesWithoutStore ${settlesWithoutStore}`);
+      assert.equal(logged.length, 1);
+      assert.match(logged[0]!, /after-commit hook failed/);
+    }
+  });
 });

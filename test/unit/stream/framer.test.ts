@@ -129,6 +129,21 @@ describe('SseFramer', () => {
     }
   });
 
+  it('takes chunks of one event each as the parser does, also ones a CR splits into lines or over the bound', () => {
+    for (const input of sseInputs()) {
+      const text = input.toString('latin1');
+      const events = text.split(/(?<=\n\n)/).map((e) => Buffer.from(e, 'latin1'));
+      assertSame('sse', events, 8 * MIB, 'one event per chunk');
+    }
+    const chunks = (...texts: string[]) => texts.map((t) => Buffer.from(t));
+    const steps = assertSame('sse', chunks('data: 1\n\n', 'data: [DONE]\r: x\n\n'), MIB, 'a CR line end inside');
+    assert.equal(lastTerminal(steps), true);
+    assertSame('sse', chunks('data: 1\n\n', 'data: [DONE]\r\r', 'data: 2\n\n', ': x]\n\n'), MIB, 'after a CR blank line');
+    assertSame('sse', chunks('\ufeffdata: 1\n\n', 'data: 2\n\n'), MIB, 'after a BOM');
+    assertSame('sse', chunks('data: 1\n\n', `data: ${'x'.repeat(200)}\n\n`), 100, 'over the bound');
+    assertSame('sse', chunks('\n\n', 'data: 1\n\n', '\n\n', 'x\n\n', '\r\n\n', 'data: [DONE]\n\n'), MIB, 'blank lines');
+  });
+
   it('detects [DONE] as the parser does: exactly the data, in any field order, at EOF, after a BOM only at stream start', () => {
     const terminal = (text: string) => lastTerminal(assertSame('sse', [Buffer.from(text, 'latin1')], MIB, text));
     assert.equal(terminal('data: 1\n\ndata: [DONE]\n\n'), true);
@@ -217,6 +232,13 @@ describe('NdjsonFramer', () => {
     assert.equal(terminal('{"done":true}'), true);
     assert.equal(terminal('{"done":false,"x":true}\n{"content":"\\"done\\":true"}\n'), false);
     assert.equal(terminal('[true]\n'), false);
+    // A line ending in "done":false} is taken for not terminal without a search, only when that
+    // key cannot be part of another: after `,` or `{`, not after an escaped quote.
+    assert.equal(terminal('{"done":true,"x\\",\\"done":false}\n'), true);
+    assert.equal(terminal('{"done":true,"done":false}\r\n'), false);
+    assert.equal(terminal('{"a":1,"done":false}\n{"done":true,"done2":false}\n'), true);
+    assert.equal(terminal('{"x":true,"done":false}\n{"done":true}'), true);
+    assert.equal(terminal('{"done":true}\n{"done":false}\n'), true);
   });
 
   it('returns a chunk of whole lines itself', () => {

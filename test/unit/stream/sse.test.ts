@@ -124,6 +124,23 @@ describe('SseParser', () => {
       }
     });
 
+    it('gives the same events for chunks of one event each, also ones a CR splits into lines', () => {
+      for (const name of FIXTURES) {
+        const input = fixture(name);
+        const chunks = input.toString().split(/(?<=\n\n)/).map((e) => Buffer.from(e));
+        assert.ok(chunks.length > 1);
+        const events = parse(chunks);
+        assert.deepEqual(datas(events), datas(parse([input])));
+        assert.deepEqual(events.map((e) => e.terminal), parse([input]).map((e) => e.terminal));
+        events.forEach((e, k) => assert.equal(e.raw, chunks[k], 'a chunk of one event is its raw'));
+      }
+      const split = parse(['data: 1\n\n', '\n\n', 'data: [DONE]\rdata: b\n\n', `data: ${'x'.repeat(90)}\n\n`].map((t) => Buffer.from(t)), 100);
+      assert.deepEqual(datas(split), ['1', '[DONE]\nb', 'x'.repeat(90)]);
+      assert.equal(split[1]!.raw.toString(), '\n\ndata: [DONE]\rdata: b\n\n', 'blank lines lead the next event');
+      assert.equal(split[1]!.terminal, false);
+      assert.throws(() => parse([Buffer.from('data: 1\n\n'), Buffer.from(`data: ${'x'.repeat(95)}\n\n`)], 100), StreamFrameError);
+    });
+
     it('keeps stray blank lines between events without making empty events', () => {
       const input = Buffer.from('\n\ndata: a\n\n\n\ndata: b\n\n\n');
       const events = parse([input]);
