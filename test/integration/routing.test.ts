@@ -256,6 +256,34 @@ describe('routing, failover and errors', () => {
     }
   });
 
+  it('a stream\'s response headers reach the client before its first bytes when the backend is slow to send them', async () => {
+    // The headers normally ride with the first bytes (one write); a slow prefill must not hold
+    // them back: this backend sends nothing after its headers until the client has them.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const backend = http.createServer((req, res) => {
+      req.resume();
+      if (req.method === 'GET') return void res.end('{"object":"list","data":[{"id":"m","object":"model"}]}'); // health checks
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.flushHeaders();
+        void released.then(() => res.end('data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'));
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    try {
+      gw = await startTestGateway({ backends: [{ id: 'b', kind: 'vllm', url: `http://127.0.0.1:${(backend.address() as AddressInfo).port}`, models: ['m'] }] });
+      const res = await post(gw.url + '/v1/chat/completions', { model: 'm', stream: true }); // resolves on the headers alone
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+      release();
+      assert.match(await res.text(), /"hi"[\s\S]*\[DONE\]/);
+    } finally {
+      release();
+      backend.close();
+    }
+  });
+
   it('a backend\'s own X-Request-Id and CORS headers never replace the gateway\'s, on the direct path or through Koa', async () => {
     // vLLM echoes a request id of its own (--enable-request-id-headers) and adds CORS headers
     // when its CORS middleware is on: the client MUST get the id its access-log line names, and
