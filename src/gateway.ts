@@ -234,6 +234,11 @@ export class Gateway {
     return this.active.size;
   }
 
+  /** Writes the access-log lines held back for their batched write (ACCESS_LOG_FLUSH_MS) now. */
+  flushAccessLog(): void {
+    this.accessLog?.flush();
+  }
+
   /**
    * Graceful shutdown: stop accepting, let running jobs finish for up to graceMs, then cut the
    * rest (their clients' connections close, which settles them as client_gone), then close.
@@ -261,7 +266,7 @@ export class Gateway {
     this.forwarder.close();
     await this.runner.close();
     for (const fn of this.closers.reverse()) await fn();
-    this.accessLog?.flush();
+    this.flushAccessLog();
     if (this.ownsDb) await this.db.close();
     this.log.info('owlrun gateway stopped');
   }

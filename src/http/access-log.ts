@@ -5,7 +5,7 @@ import type Koa from 'koa';
 // MUST never hold a token, receipt or key: no headers, no body, and the path without its query
 // string (a node agent's key rides in its URL's query).
 //
-// Each line is built as one string (AccessLog batches a turn's lines into one write): the same JSON a pino
+// Each line is built as one string (AccessLog batches held lines into one write): the same JSON a pino
 // logger at level info with no base fields wrote (`{"level":30,"time":…,fields…,"msg":"request"}`),
 // without a logger's per-call object walk and redaction pass (nothing secret is ever put in it).
 
@@ -14,26 +14,37 @@ export interface AccessSink {
   write(line: string): unknown;
 }
 
+/** Longest an access-log line waits for the write that carries it. */
+export const ACCESS_LOG_FLUSH_MS = 50;
+/** Held lines past this many characters are written at once. */
+const FLUSH_CHARS = 64 * 1024;
+
 /**
- * The gateway's access-log writer: the lines finished in one event-loop turn reach the sink in
- * ONE write, at the end of that turn (under load, one write for many requests). `flush()` writes
- * what is pending at once (shutdown). A crash loses at most the current turn's lines.
+ * The gateway's access-log writer: lines are held for at most ACCESS_LOG_FLUSH_MS (or until 64 Ki
+ * characters are held) and reach the sink in ONE write (under load, one write for many
+ * requests; a stream ending alone no longer pays a write of its own). `flush()` writes what is
+ * held at once (shutdown). A crash loses at most the last ACCESS_LOG_FLUSH_MS of lines.
  */
 export class AccessLog implements AccessSink {
   private pending = '';
-  private scheduled = false;
+  private timer?: NodeJS.Timeout;
 
-  constructor(private readonly sink: AccessSink) {}
+  constructor(
+    private readonly sink: AccessSink,
+    private readonly flushMs: number = ACCESS_LOG_FLUSH_MS,
+  ) {}
 
   write(line: string): void {
     this.pending += line;
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(this.flush);
+    if (this.pending.length >= FLUSH_CHARS) return this.flush();
+    if (this.timer) return;
+    this.timer = setTimeout(this.flush, this.flushMs);
+    this.timer.unref();
   }
 
   readonly flush = (): void => {
-    this.scheduled = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending === '') return;
     const out = this.pending;
     this.pending = '';

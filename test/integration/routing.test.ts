@@ -245,7 +245,7 @@ describe('routing, failover and errors', () => {
     assert.deepEqual(seen[1], seen[0]);
     assert.deepEqual(seen[2], seen[0]);
     assert.deepEqual(seen[0], { origin: 'https://agent.example', vary: 'Origin', expose: EXPOSED_HEADERS });
-    await new Promise((r) => setImmediate(r)); // the turn's lines are written at its end
+    gw.flushAccessLog(); // lines are held for one batched write
     assert.equal(lines.length, 3);
     const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const [i, l] of logged.entries()) {
@@ -305,7 +305,7 @@ describe('routing, failover and errors', () => {
         const res = await post(gw.url + path, { model: 'm' }, { origin: 'https://agent.example' });
         assert.equal(res.status, 200, path);
         await res.arrayBuffer();
-        await new Promise((r) => setImmediate(r)); // the turn's line is written at its end
+        gw!.flushAccessLog(); // lines are held for one batched write
         const logged = JSON.parse(lines.at(-1)!) as { request_id: string };
         assert.equal(res.headers.get('x-request-id'), logged.request_id, path);
         assert.deepEqual(

@@ -40,18 +40,32 @@ describe('access log line', () => {
 });
 
 describe('access log writer', () => {
-  it('writes the lines of one event-loop turn in one write, at the end of the turn; flush() at once', async () => {
+  it('holds lines for at most its flush delay and writes them in one write; flush() at once', async () => {
     const writes: string[] = [];
-    const log = new AccessLog({ write: (text: string) => writes.push(text) });
+    const log = new AccessLog({ write: (text: string) => writes.push(text) }, 20);
     log.write('a\n');
-    log.write('b\n');
-    assert.deepEqual(writes, []);
     await new Promise((r) => setImmediate(r));
+    log.write('b\n');
+    assert.deepEqual(writes, [], 'held across turns');
+    await new Promise((r) => setTimeout(r, 40)); // past the flush delay
     assert.deepEqual(writes, ['a\nb\n']);
     log.write('c\n');
     log.flush();
     assert.deepEqual(writes, ['a\nb\n', 'c\n']);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 40));
     assert.equal(writes.length, 2, 'nothing left to write');
+  });
+
+  it('writes at once when 64 KiB of lines are held', () => {
+    const writes: string[] = [];
+    const log = new AccessLog({ write: (text: string) => writes.push(text) }, 60_000);
+    const line = `${'x'.repeat(1023)}\n`;
+    for (let i = 0; i < 63; i++) log.write(line);
+    assert.equal(writes.length, 0);
+    log.write(line);
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0]!.length, 64 * 1024);
+    log.flush();
+    assert.equal(writes.length, 1, 'nothing held after it');
   });
 });
