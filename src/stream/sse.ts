@@ -1,10 +1,9 @@
 // Byte-level Server-Sent Events framing (WHATWG EventSource rules) that keeps every input byte.
 
 import { StreamFrameError, type EventFramer, type EventParser, type StreamEvent } from './event.js';
+import { CR, LF, LineEnds } from './line-ends.js';
 import { PendingBytes } from './pending.js';
 
-const LF = 0x0a;
-const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 const BOM = [0xef, 0xbb, 0xbf] as const;
@@ -170,8 +169,7 @@ export class SseParser implements EventParser {
   private firstStart = -1;
   private firstEnd = 0;
   private more: number[] | undefined = undefined;
-  /** The previous chunk ended with a CR line end: an LF opening the next chunk belongs to it. */
-  private skipLF = false;
+  private readonly lineEnds = new LineEnds();
   /** Still deciding whether the stream opens with a BOM. */
   private atStart = true;
 
@@ -181,7 +179,7 @@ export class SseParser implements EventParser {
 
   push(chunk: Buffer): StreamEvent[] {
     const n = chunk.length;
-    if (this.pending.length === 0 && !this.skipLF && !this.atStart && n <= this.maxEventBytes && isOneLineEvent(chunk)) {
+    if (this.pending.length === 0 && !this.lineEnds.pendingLF && !this.atStart && n <= this.maxEventBytes && isOneLineEvent(chunk)) {
       return [new SseEvent(chunk, 0, n - 2, undefined)];
     }
     const out: StreamEvent[] = [];
@@ -210,31 +208,16 @@ export class SseParser implements EventParser {
     let cs = 0;
     let base = this.pending.length;
 
-    if (this.skipLF) {
-      this.skipLF = false;
-      if (chunk[i] === LF) {
-        i++;
-        this.lineStart = base + i - cs;
-      }
+    const lineEnds = this.lineEnds;
+    const start = lineEnds.begin(chunk, i);
+    if (start !== i) {
+      i = start;
+      this.lineStart = base + i - cs;
     }
 
-    let lf = -2; // next LF / CR at or after i; -1 = none left in this chunk
-    let cr = -2;
-    while (i < n) {
-      if (lf !== -1 && lf < i) lf = chunk[i] === LF ? i : chunk.indexOf(LF, i); // a blank line's LF: no search
-      if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i);
-      let end: number;
-      let next: number;
-      if (cr === -1 || (lf !== -1 && lf < cr)) {
-        if (lf === -1) break;
-        end = lf;
-        next = lf + 1;
-      } else {
-        end = cr;
-        next = cr + 1;
-        if (next === n) this.skipLF = true;
-        else if (chunk[next] === LF) next++;
-      }
+    while (i < n && lineEnds.find(chunk, i)) {
+      const end = lineEnds.end;
+      const next = lineEnds.next;
 
       const ls = this.lineStart;
       const le = base + end - cs;
@@ -276,7 +259,7 @@ export class SseParser implements EventParser {
       }
     }
     this.reset();
-    this.skipLF = false;
+    this.lineEnds.reset();
     this.atStart = false;
     if (len === 0) return [];
     return [new SseEvent(raw, firstStart, firstEnd, more)];
@@ -347,8 +330,7 @@ export class SseFramer implements EventFramer {
   private open = false;
   /** A line of the current event ends with `]`: it may be `data: [DONE]`. */
   private suspect = false;
-  /** The previous chunk ended with a CR line end: an LF opening the next chunk belongs to it. */
-  private skipLF = false;
+  private readonly lineEnds = new LineEnds();
   /** Still deciding whether the stream opens with a BOM. */
   private atStart = true;
   /** Nothing returned yet: the next bytes returned open the stream. */
@@ -366,7 +348,7 @@ export class SseFramer implements EventFramer {
   push(chunk: Buffer): Buffer | undefined {
     const n = chunk.length;
     if (n === 0) return undefined;
-    if (this.pending.length === 0 && !this.skipLF && !this.atStart && n <= this.maxEventBytes && isOneLineEvent(chunk)) {
+    if (this.pending.length === 0 && !this.lineEnds.pendingLF && !this.atStart && n <= this.maxEventBytes && isOneLineEvent(chunk)) {
       if (chunk[n - 3] === CLOSE_BRACKET && !this.terminal) this.terminal = SseParser.holdsTerminal(chunk, this.first);
       this.first = false;
       return chunk;
@@ -398,31 +380,16 @@ export class SseFramer implements EventFramer {
     /** Where, in the bytes returned, the first completed event with a line ending in `]` starts (-1: none). */
     let suspectAt = -1;
 
-    if (this.skipLF) {
-      this.skipLF = false;
-      if (chunk[i] === LF) {
-        i++;
-        this.lineStart = base + i - cs;
-      }
+    const lineEnds = this.lineEnds;
+    const start = lineEnds.begin(chunk, i);
+    if (start !== i) {
+      i = start;
+      this.lineStart = base + i - cs;
     }
 
-    let lf = -2;
-    let cr = -2;
-    while (i < n) {
-      if (lf !== -1 && lf < i) lf = chunk[i] === LF ? i : chunk.indexOf(LF, i); // a blank line's LF: no search
-      if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i);
-      let end: number;
-      let next: number;
-      if (cr === -1 || (lf !== -1 && lf < cr)) {
-        if (lf === -1) break;
-        end = lf;
-        next = lf + 1;
-      } else {
-        end = cr;
-        next = cr + 1;
-        if (next === n) this.skipLF = true;
-        else if (chunk[next] === LF) next++;
-      }
+    while (i < n && lineEnds.find(chunk, i)) {
+      const end = lineEnds.end;
+      const next = lineEnds.next;
 
       const le = base + end - cs;
       if (le !== this.lineStart) {
@@ -469,7 +436,7 @@ export class SseFramer implements EventFramer {
     this.lineStart = 0;
     this.open = false;
     this.suspect = false;
-    this.skipLF = false;
+    this.lineEnds.reset();
     this.atStart = false;
     if (len === 0) return undefined;
     if (suspect && !this.terminal) this.terminal = SseParser.holdsTerminal(raw, this.first);
