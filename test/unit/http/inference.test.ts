@@ -69,3 +69,18 @@ describe('access log writer', () => {
     assert.equal(writes.length, 1, 'nothing held after it');
   });
 });
+
+describe('access log writer: what it holds', () => {
+  it('keeps every byte of multi-byte lines, in order, across full buffers; a line larger than the buffer goes alone, in order', () => {
+    const writes: string[] = [];
+    const log = new AccessLog({ write: (text: string) => writes.push(text) }, 60_000);
+    const lines: string[] = [];
+    for (let i = 0; i < 500; i++) lines.push(`{"model":"modèle-${i}-🦉-${'é'.repeat(i % 97)}"}\n`);
+    lines.splice(250, 0, `${'ü'.repeat(40_000)}\n`); // 80 KB in UTF-8: more than the buffer holds
+    for (const l of lines) log.write(l);
+    log.flush();
+    assert.equal(writes.join(''), lines.join(''));
+    assert.ok(writes.length > 2, 'written in several writes');
+    assert.ok(writes.includes(lines[250]!), 'the oversized line went alone');
+  });
+});
