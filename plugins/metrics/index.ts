@@ -37,6 +37,14 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
     for (const b of await money.jobs.balances()) m.balances.set({ account: b.account }, Number(b.balance_sats));
     m.balances.set({ account: 'pending' }, await money.jobs.pendingSats());
   });
+  // Jobs by outcome, counted in plain numbers at settlement and added to owlrun_jobs_total when
+  // scraped: prom-client's inc hashes and validates its label object on every call (a cost on
+  // every request's path).
+  const jobsByOutcome = new Map<string, number>();
+  m.onCollect(() => {
+    for (const [outcome, n] of jobsByOutcome) m.jobs.inc({ outcome }, n);
+    jobsByOutcome.clear();
+  });
   const seenErrors = new Map<string, number>();
   m.onCollect(() => {
     const oracle: OracleMetrics | undefined = deps.services.find(OracleKey);
@@ -63,7 +71,7 @@ export async function create(deps: PluginDeps): Promise<PluginHooks> {
       const change = deps.services.find(SettlementsKey)?.of(job);
       const outcome = outcomeOf(s, payment !== undefined, change);
       s.afterCommit(() => {
-        m.jobs.inc({ outcome });
+        jobsByOutcome.set(outcome, (jobsByOutcome.get(outcome) ?? 0) + 1);
         if (usage && (usage.promptTokens > 0 || usage.completionTokens > 0) && s.delivered) {
           m.tokens.inc({ model: job.model, kind: 'prompt', source: usage.source }, usage.promptTokens);
           m.tokens.inc({ model: job.model, kind: 'completion', source: usage.source }, usage.completionTokens);
