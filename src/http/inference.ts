@@ -26,12 +26,13 @@ const SHUTTING_DOWN = Buffer.from(
  * its access-log line adds. Never rejects for a job's own failures (runJob answers them).
  * `headers`: what every answer carries besides its own (the request id and CORS headers, unless
  * the caller set them on `res` already); the job's plugins add theirs to this object.
+ * `startedAt`: when the request arrived (performance.now()), if the caller timed it already.
  */
-export function serveInference(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: InferenceDeps, headers: Record<string, string> = {}): Promise<AccessNote | undefined> {
+export function serveInference(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: InferenceDeps, headers: Record<string, string> = {}, startedAt?: number): Promise<AccessNote | undefined> {
   if (deps.isDraining()) {
     res.writeHead(503, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(SHUTTING_DOWN.length) });
     res.end(SHUTTING_DOWN);
     return Promise.resolve(undefined);
   }
-  return runJob(route, req, res, deps.jobs, headers);
+  return runJob(route, req, res, deps.jobs, headers, startedAt);
 }

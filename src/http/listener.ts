@@ -45,7 +45,7 @@ async function direct(path: string, route: Parameters<typeof serveInference>[0],
   const headers = baseHeaders(requestId, req.headers.origin);
   let note: AccessNote | undefined;
   try {
-    note = await serveInference(route, req, res, deps, headers);
+    note = await serveInference(route, req, res, deps, headers, started);
   } catch (err) {
     deps.log.error({ err, path }, 'request failed');
     if (!res.headersSent) sendError(res, 'internal_error', headers);

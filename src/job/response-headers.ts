@@ -1,7 +1,17 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { StreamFormat } from '../stream/event.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'trailer', 'upgrade', 'proxy-authenticate', 'te']);
+
+/**
+ * A backend response's headers: node's raw [name, value, …] list when it has one (an HTTP
+ * response, whose header object is then never built: node makes it only when first read), else
+ * its header object (a transport's response, an answer the gateway made).
+ */
+export interface BackendHeaders {
+  readonly rawHeaders?: readonly string[];
+  readonly headers: IncomingHttpHeaders;
+}
 
 /** Framing of a successful backend response, from its content type. */
 export function streamFormatOf(contentType: string | undefined): StreamFormat {
@@ -11,19 +21,58 @@ export function streamFormatOf(contentType: string | undefined): StreamFormat {
   return 'json';
 }
 
-/** The backend's response headers as the client gets them: hop-by-hop removed, the gateway's added. */
-export function responseHeaders(backend: IncomingHttpHeaders, added: Record<string, string>, streaming: boolean, length?: number): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const k in backend) {
-    const v = backend[k];
-    if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+/** The backend's Content-Type (the first one, as node's header object keeps it). */
+export function contentTypeOf(backend: BackendHeaders): string | undefined {
+  const raw = backend.rawHeaders;
+  if (raw === undefined) return backend.headers['content-type'];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 12 && name.toLowerCase() === 'content-type') return raw[i + 1];
   }
-  for (const k in added) out[k.toLowerCase()] = added[k]!;
+  return undefined;
+}
+
+/**
+ * The backend's response headers as the client gets them, as a raw [name, value, …] list for
+ * writeHead: hop-by-hop removed, the gateway's `added` in place of any the backend sent under
+ * the same name (any letter case), a stream's cache headers, a whole body's length.
+ */
+export function responseHeaders(backend: BackendHeaders, added: Record<string, string>, streaming: boolean, length?: number): string[] {
+  const out: string[] = [];
+  const addedNames: string[] = [];
+  for (const k in added) {
+    const name = k.toLowerCase();
+    if (HOP_BY_HOP.has(name) || (streaming && name === 'x-accel-buffering')) continue;
+    addedNames.push(name);
+    out.push(name, added[k]!);
+  }
+  let cacheControl = false;
+  const keep = (name: string): boolean => {
+    if (HOP_BY_HOP.has(name) || addedNames.includes(name)) return false;
+    if (!streaming) return true;
+    if (name === 'x-accel-buffering') return false;
+    if (name === 'cache-control') cacheControl = true;
+    return true;
+  };
+  const raw = backend.rawHeaders;
+  if (raw !== undefined) {
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      if (keep(name)) out.push(name, raw[i + 1]!);
+    }
+  } else {
+    for (const name in backend.headers) {
+      const v = backend.headers[name];
+      if (v === undefined || !keep(name)) continue;
+      if (typeof v === 'string') out.push(name, v);
+      else for (const one of v) out.push(name, one);
+    }
+  }
   if (streaming) {
-    out['cache-control'] ??= 'no-cache';
-    out['x-accel-buffering'] = 'no';
+    if (!cacheControl && !addedNames.includes('cache-control')) out.push('cache-control', 'no-cache');
+    out.push('x-accel-buffering', 'no');
   } else if (length !== undefined) {
-    out['content-length'] = String(length);
+    out.push('content-length', String(length));
   }
   return out;
 }

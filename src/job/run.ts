@@ -21,7 +21,7 @@ import { NdjsonFramer, NdjsonParser } from '../stream/ndjson.js';
 import { relayStream, type RelayFraming } from '../stream/relay.js';
 import { SseFramer, SseParser } from '../stream/sse.js';
 import { ClientWatch } from './client-watch.js';
-import { responseHeaders, streamFormatOf } from './response-headers.js';
+import { contentTypeOf, responseHeaders, streamFormatOf, type BackendHeaders } from './response-headers.js';
 
 export interface JobDeps {
   pool: BackendPool;
@@ -46,6 +46,11 @@ const REFUSALS = new Set([502, 503, 504]);
 
 const ADMITTED: JobAdmission = Object.freeze({ ok: true });
 
+/** The headers of an answer assembled from a node's stream. */
+const ASSEMBLED: BackendHeaders = { headers: { 'content-type': 'application/json' } };
+
+const jobAdmission = (a: Admission): JobAdmission => (a.ok ? ADMITTED : { ok: false, code: a.code, message: a.message });
+
 /** Ollama's native API streams unless told not to; the OpenAI API does not unless asked. */
 function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
   if (body.stream === undefined || body.stream === null) return route === 'ollama_chat' || route === 'ollama_generate';
@@ -58,7 +63,7 @@ function wantsStream(route: RouteKind, body: Record<string, unknown>): boolean {
  * Resolves once the job settled, with what the access log adds (undefined: no job started).
  * `headers`: carried by every answer (becomes job.responseHeaders, where plugins add theirs).
  */
-export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps, headers: Record<string, string> = {}): Promise<AccessNote | undefined> {
+export async function runJob(route: RouteKind, req: IncomingMessage, res: ServerResponse, deps: JobDeps, headers: Record<string, string> = {}, startedAt: number = performance.now()): Promise<AccessNote | undefined> {
   let raw: Buffer;
   let body: Record<string, unknown>;
   let stream: boolean;
@@ -97,7 +102,7 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
     candidates: [],
     responseHeaders: headers,
     state: {},
-    startedAt: performance.now(),
+    startedAt,
     clientSignal: () => client.signal,
     admit: () => admit(),
   };
@@ -115,6 +120,8 @@ export async function runJob(route: RouteKind, req: IncomingMessage, res: Server
 
 class JobRun {
   private settled = false;
+  /** The reservation once made (at once, or after the wait `admission` stands for). */
+  private admitted?: Admission;
   private admission?: Promise<Admission>;
   /** The job's place on a node, held from admission to the end of the job (released in run's finally). */
   private slot?: Slot;
@@ -129,20 +136,32 @@ class JobRun {
 
   /** Job.admit: one reservation per job, waiting in the queue if every node is full. */
   admit(): Promise<JobAdmission> {
-    return this.reserve().then((a) => (a.ok ? ADMITTED : { ok: false, code: a.code, message: a.message }));
+    const a = this.reserve();
+    return a instanceof Promise ? a.then(jobAdmission) : Promise.resolve(jobAdmission(a));
   }
 
-  /** The job's one reservation (made at the first call). */
-  private reserve(): Promise<Admission> {
-    this.admission ??= this.deps.queue.admit(this.job.model, this.job.clientSignal, this.job.route).then((a) => {
-      if (!a.ok) return a;
-      this.slot = a.slot;
-      this.job.node = a.slot.node;
-      this.job.candidates = [a.slot.node];
-      if (a.waitedMs > 0) this.job.responseHeaders['Server-Timing'] = `queue;dur=${a.waitedMs.toFixed(1)}`;
-      return a;
-    });
+  /**
+   * The job's one reservation (made at the first call): without a promise when a node had room
+   * at once (the usual case: no promise, no microtask), else the wait in the queue.
+   */
+  private reserve(): Admission | Promise<Admission> {
+    if (this.admitted) return this.admitted;
+    if (this.admission) return this.admission;
+    const { job, deps } = this;
+    const slot = deps.queue.takeSlot(job.model, job.route);
+    if (slot) return this.reserved({ ok: true, slot, waitedMs: 0 });
+    this.admission = deps.queue.admit(job.model, job.clientSignal, job.route).then((a) => this.reserved(a));
     return this.admission;
+  }
+
+  private reserved(a: Admission): Admission {
+    this.admitted = a;
+    if (!a.ok) return a;
+    this.slot = a.slot;
+    this.job.node = a.slot.node;
+    this.job.candidates = [a.slot.node];
+    if (a.waitedMs > 0) this.job.responseHeaders['Server-Timing'] = `queue;dur=${a.waitedMs.toFixed(1)}`;
+    return a;
   }
 
   async run(): Promise<void> {
@@ -156,7 +175,8 @@ class JobRun {
         }
       }
       if (client.gone) return void (await this.settle('client_gone', false, false));
-      const admitted = await this.reserve();
+      const reservation = this.reserve();
+      const admitted = reservation instanceof Promise ? await reservation : reservation;
       if (!admitted.ok) {
         if (admitted.code === 'client_gone' || client.gone) return void (await this.settle('client_gone', false, false));
         return await this.failBeforeOutput(admitted.code, admitted.message);
@@ -201,11 +221,11 @@ class JobRun {
     // The body was made for the admitted node's kind: a node of another kind gets it re-made
     // (caps and usage requests use each server's own parameter names).
     let kind = slot.node.kind;
-    const tried = new Set<BackendNode>();
+    // The nodes that refused or failed (made at the first: most jobs never need it).
+    let tried: Set<BackendNode> | undefined;
     let lastStatus: number | undefined;
     while (slot.held && !this.client.gone) {
       const node = slot.node;
-      tried.add(node);
       job.node = node;
       if (node.kind !== kind) {
         kind = node.kind;
@@ -217,7 +237,7 @@ class JobRun {
           : await deps.forwarder.send(node, this.req, this.res, deps.forwarder.outgoingHeaders(job.headers, node, body.length), body);
         const status = upstream.response.statusCode ?? 502;
         if (!REFUSALS.has(status)) return upstream;
-        const next = deps.pool.all().some((n) => n.healthy && n.hasRoom && n.serves(job.model, job.route) && !tried.has(n));
+        const next = deps.pool.all().some((n) => n !== node && n.healthy && n.hasRoom && n.serves(job.model, job.route) && !tried?.has(n));
         if (!next) return upstream; // the last node's own refusal goes to the client
         lastStatus = status;
         upstream.abort();
@@ -227,6 +247,7 @@ class JobRun {
         else if (!(err instanceof ConnectError)) throw err;
         else deps.pool.markFailed(node, err.message);
       }
+      (tried ??= new Set()).add(node);
       node.failovers++;
       deps.metrics.backendFailovers.inc({ node: deps.metrics.nodeLabel(node.id) });
       if (!slot.moveOn(job.model, tried, job.route)) break;
@@ -255,16 +276,22 @@ class JobRun {
     return node.transport!.open(node, { jobId: job.id, body: job.body, signal: job.clientSignal() });
   }
 
-  private async respond(upstream: Upstream): Promise<void> {
-    const { job, res } = this;
+  /** The node's answer to the client: whole, assembled from a stream, or streamed. */
+  private respond(upstream: Upstream): Promise<void> {
+    const { job } = this;
     const up = upstream.response;
     const status = up.statusCode ?? 502;
-    job.format = status < 400 ? streamFormatOf(up.headers['content-type']) : 'json';
+    job.format = status < 400 ? streamFormatOf(contentTypeOf(up)) : 'json';
     if (status >= 400 || job.format === 'json') return this.respondWhole(upstream, status);
     // A node that can only stream, for a client that asked for one answer.
     if (!job.stream && job.format === 'sse' && job.route === 'openai_chat') return this.respondAssembled(upstream);
+    return this.respondStream(upstream, status);
+  }
 
-    res.writeHead(status, responseHeaders(up.headers, job.responseHeaders, true));
+  private async respondStream(upstream: Upstream, status: number): Promise<void> {
+    const { job, res } = this;
+    const up = upstream.response;
+    res.writeHead(status, responseHeaders(up, job.responseHeaders, true));
     // The headers go out with the first bytes (one write), or alone once HEADERS_WAIT_MS passed
     // without any (a slow prefill): the client learns soon that its stream began, and the usual
     // stream pays no separate socket write for them (measured ~5% of a plain stream's CPU).
@@ -298,7 +325,7 @@ class JobRun {
     const { job, res, deps } = this;
     let body: Buffer;
     try {
-      body = await readUpstream(upstream, deps.maxEventBytes, res);
+      body = await readUpstream(upstream, deps.maxEventBytes, this.client);
     } catch (err) {
       upstream.abort();
       if (this.client.gone) return void (await this.settle('client_gone', false, false));
@@ -307,15 +334,16 @@ class JobRun {
     if (status >= 400) {
       // The backend's own error (bad request, context too long…): nothing was produced, nothing is charged.
       await this.settle('failed', false, false);
-      res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, body.length));
+      res.writeHead(status, responseHeaders(upstream.response, job.responseHeaders, false, body.length));
       return void res.end(body);
     }
     const action = deps.runner.hasEventHandlers ? deps.runner.onStreamEvent(jsonBodyEvent(body), job) : PASS;
     const out = action.kind === 'replace' || (action.kind === 'cut' && action.bytes) ? (action as { bytes: Buffer }).bytes : body;
     const gone = this.client.gone;
-    await this.settle(gone ? 'client_gone' : 'ok', false, !gone);
+    const settled = this.settle(gone ? 'client_gone' : 'ok', false, !gone);
+    if (!Array.isArray(settled)) await settled;
     if (res.destroyed) return;
-    res.writeHead(status, responseHeaders(upstream.response.headers, job.responseHeaders, false, out.length));
+    res.writeHead(status, responseHeaders(upstream.response, job.responseHeaders, false, out.length));
     job.firstByteAt ??= performance.now();
     res.end(out);
   }
@@ -340,7 +368,7 @@ class JobRun {
     await this.settle(end.outcome, false, true);
     if (res.destroyed) return;
     const out = Buffer.from(JSON.stringify(answer.result(job.model, end.outcome === 'cut')));
-    res.writeHead(200, responseHeaders({ 'content-type': 'application/json' }, job.responseHeaders, false, out.length));
+    res.writeHead(200, responseHeaders(ASSEMBLED, job.responseHeaders, false, out.length));
     job.firstByteAt ??= performance.now();
     res.end(out);
   }
@@ -370,17 +398,17 @@ class JobRun {
   }
 }
 
-/** The upstream body, whole (at most `limit` bytes); rejects when the client's response closes unfinished first. */
-function readUpstream(upstream: Upstream, limit: number, res: ServerResponse): Promise<Buffer> {
+/**
+ * The upstream body, whole (at most `limit` bytes); rejects when the client goes away first, or
+ * when the body breaks off ('close' before 'end': a reset or aborted response always closes).
+ */
+function readUpstream(upstream: Upstream, limit: number, client: ClientWatch): Promise<Buffer> {
   const src = upstream.response;
   return new Promise<Buffer>((resolve, reject) => {
+    if (client.gone) return reject(new Error('client went away'));
     const chunks: Buffer[] = [];
     let size = 0;
-    const onClose = () => {
-      if (!res.writableFinished) reject(new Error('client went away'));
-    };
-    if (res.destroyed) return onClose();
-    res.once('close', onClose);
+    client.onGone = () => reject(new Error('client went away'));
     src.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
@@ -388,13 +416,13 @@ function readUpstream(upstream: Upstream, limit: number, res: ServerResponse): P
         reject(new Error(`body over ${limit} bytes`));
       } else chunks.push(c);
     });
-    src.once('end', () => {
-      res.off('close', onClose);
+    src.on('end', () => {
+      client.onGone = undefined;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
-    src.once('error', reject);
-    src.once('aborted', () => reject(new Error('upstream aborted')));
-    src.once('close', () => {
+    src.on('error', reject);
+    src.on('close', () => {
+      client.onGone = undefined;
       if (!src.readableEnded) reject(new Error('upstream closed'));
     });
   });

@@ -103,39 +103,45 @@ export class Forwarder {
    * connection reset under a burst does not fail the node.
    */
   send(node: BackendNode, req: IncomingMessage, res: ServerResponse, headers: string[], body: Buffer): Promise<Upstream> {
-    return this.sendOnce(node, req, headers, body, false).catch((err: unknown) => {
-      if (!(err instanceof ConnectError) || res.destroyed) throw err;
-      return this.sendOnce(node, req, headers, body, true);
+    // One promise for both tries (the retry is chained by callback, not by a second promise).
+    return new Promise<Upstream>((resolve, reject) => {
+      this.sendOnce(node, req, headers, body, false, resolve, (err) => {
+        if (res.destroyed) return reject(err);
+        try {
+          this.sendOnce(node, req, headers, body, true, resolve, reject);
+        } catch (thrown) {
+          reject(thrown as Error);
+        }
+      });
     });
   }
 
-  private sendOnce(node: BackendNode, req: IncomingMessage, headers: string[], body: Buffer, fresh: boolean): Promise<Upstream> {
+  /** One try: `resolve` once the response headers arrive, else `reject` once with a ConnectError. */
+  private sendOnce(node: BackendNode, req: IncomingMessage, headers: string[], body: Buffer, fresh: boolean, resolve: (u: Upstream) => void, reject: (err: Error) => void): void {
     const d = this.destination(node.url);
-    return new Promise<Upstream>((resolve, reject) => {
-      let settled = false;
-      const out: ClientRequest = d.request(
-        { host: d.host, port: d.port, method: req.method, path: d.prefix + (req.url ?? '/'), headers, agent: pinnedAgent(node, !fresh) ?? (fresh ? d.fresh : d.pooled) },
-        (response) => {
-          settled = true;
-          resolve({
-            response,
-            abort: () => {
-              response.destroy();
-              out.destroy();
-            },
-          });
-        },
-      );
-      out.setNoDelay(true);
-      // After the response began, the relay sees a failure on the response itself.
-      out.on('error', (err) => {
-        if (settled) return;
+    let settled = false;
+    const out: ClientRequest = d.request(
+      { host: d.host, port: d.port, method: req.method, path: d.prefix + (req.url ?? '/'), headers, agent: pinnedAgent(node, !fresh) ?? (fresh ? d.fresh : d.pooled) },
+      (response) => {
         settled = true;
-        out.destroy();
-        reject(new ConnectError(err));
-      });
-      out.end(body);
+        resolve({
+          response,
+          abort: () => {
+            response.destroy();
+            out.destroy();
+          },
+        });
+      },
+    );
+    out.setNoDelay(true);
+    // After the response began, the relay sees a failure on the response itself.
+    out.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      out.destroy();
+      reject(new ConnectError(err));
     });
+    out.end(body);
   }
 
   close(): void {

@@ -11,6 +11,8 @@ import type { BackendNode } from './node.js';
 export interface UpstreamResponse extends Readable {
   statusCode?: number;
   headers: IncomingHttpHeaders;
+  /** An HTTP response's headers as received ([name, value, …]); read instead of `headers` when present. */
+  rawHeaders?: string[];
 }
 
 export interface Upstream {

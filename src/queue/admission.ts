@@ -98,8 +98,8 @@ export class AdmissionQueue {
    * admitted at once (a job admitted at once needs none).
    */
   admit(model: string, clientSignal: AbortSignal | (() => AbortSignal), route?: RouteKind): Promise<Admission> {
-    const node = this.takeNow(model, undefined, route);
-    if (node) return Promise.resolve({ ok: true, slot: new Slot(this, node), waitedMs: 0 });
+    const slot = this.takeSlot(model, route);
+    if (slot) return Promise.resolve({ ok: true, slot, waitedMs: 0 });
     const signal = typeof clientSignal === 'function' ? clientSignal() : clientSignal;
     const fail = (code: AdmissionFailure, message: string): Promise<Admission> => Promise.resolve({ ok: false, code, message, waitedMs: 0 });
     if (signal.aborted) return fail('client_gone', 'the client went away');
@@ -110,6 +110,12 @@ export class AdmissionQueue {
       return fail('backend_unavailable', `every node for model "${model}" is busy and the queue is full`);
     }
     return this.wait(model, signal, route);
+  }
+
+  /** A slot on the best node for `model` with room now, without waiting (what admit tries first); else none. */
+  takeSlot(model: string, route?: RouteKind): Slot | undefined {
+    const node = this.takeNow(model, undefined, route);
+    return node ? new Slot(this, node) : undefined;
   }
 
   private wait(model: string, signal: AbortSignal, route: RouteKind | undefined): Promise<Admission> {

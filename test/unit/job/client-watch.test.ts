@@ -36,3 +36,20 @@ describe('client watch', () => {
     assert.equal(watch.signal.aborted, false);
   });
 });
+
+describe('client watch: onGone', () => {
+  it('is called once when the client leaves, not when the response finished', () => {
+    let calls = 0;
+    const left = fakeResponse();
+    const watch = new ClientWatch(left);
+    watch.onGone = () => void calls++;
+    left.emit('close');
+    assert.equal(calls, 1);
+    const finished = fakeResponse(true);
+    const done = new ClientWatch(finished);
+    done.onGone = () => void calls++;
+    finished.emit('close');
+    assert.equal(calls, 1);
+    assert.equal(done.gone, false);
+  });
+});

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { contentTypeOf, responseHeaders } from '../../../src/job/response-headers.js';
+
+/** A raw [name, value, …] list as a map of lines (name → values in order), for order-free comparison. */
+function lines(list: string[]): Map<string, string[]> {
+  assert.equal(list.length % 2, 0);
+  const out = new Map<string, string[]>();
+  for (let i = 0; i < list.length; i += 2) out.set(list[i]!, [...(out.get(list[i]!) ?? []), list[i + 1]!]);
+  return out;
+}
+
+/** node's header object of a raw list (lower-case names; set-cookie as a list), as an HTTP response has both. */
+function both(raw: string[]): { rawHeaders: string[]; headers: IncomingHttpHeaders } {
+  const headers: IncomingHttpHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (k === 'set-cookie') headers[k] = [...(headers[k] ?? []), raw[i + 1]!];
+    else headers[k] ??= raw[i + 1]!;
+  }
+  return { rawHeaders: raw, headers };
+}
+
+const BACKEND = ['Content-Type', 'application/json', 'Content-Length', '99', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5', 'Server', 'uvicorn', 'X-Request-Id', 'backend-id', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Transfer-Encoding', 'chunked'];
+
+describe('response headers', () => {
+  it('whole body: hop-by-hop dropped, the gateway\'s headers replace the backend\'s of any letter case, its own length', () => {
+    const out = lines(responseHeaders(both(BACKEND), { 'x-request-id': 'gw-id', 'X-Cashu-Change': 'c' }, false, 12));
+    assert.deepEqual(Object.fromEntries(out), {
+      'x-request-id': ['gw-id'],
+      'x-cashu-change': ['c'],
+      'content-type': ['application/json'],
+      server: ['uvicorn'],
+      'set-cookie': ['a=1', 'b=2'],
+      'content-length': ['12'],
+    });
+  });
+
+  it('reads the raw list and the header object alike (a transport\'s response has only the object)', () => {
+    for (const streaming of [false, true]) {
+      const fromRaw = lines(responseHeaders(both(BACKEND), { vary: 'Origin' }, streaming, 5));
+      const fromObject = lines(responseHeaders({ headers: both(BACKEND).headers }, { vary: 'Origin' }, streaming, 5));
+      assert.deepEqual(fromRaw, fromObject);
+    }
+  });
+
+  it('stream: no-cache unless the backend or the gateway set a cache policy; X-Accel-Buffering always no, once', () => {
+    const plain = lines(responseHeaders(both(['content-type', 'text/event-stream', 'X-Accel-Buffering', 'yes']), {}, true));
+    assert.deepEqual(plain.get('cache-control'), ['no-cache']);
+    assert.deepEqual(plain.get('x-accel-buffering'), ['no']);
+    assert.equal(plain.get('content-length'), undefined);
+    const own = lines(responseHeaders(both(['content-type', 'text/event-stream', 'Cache-Control', 'no-store']), {}, true));
+    assert.deepEqual(own.get('cache-control'), ['no-store']);
+    const added = lines(responseHeaders(both(['content-type', 'text/event-stream', 'Cache-Control', 'no-store']), { 'Cache-Control': 'private', 'X-Accel-Buffering': 'yes' }, true));
+    assert.deepEqual(added.get('cache-control'), ['private']);
+    assert.deepEqual(added.get('x-accel-buffering'), ['no']);
+  });
+
+  it('the content type: the first one, in any letter case, from the raw list or the object', () => {
+    assert.equal(contentTypeOf(both(['Server', 'x', 'CONTENT-TYPE', 'text/event-stream', 'content-type', 'application/json'])), 'text/event-stream');
+    assert.equal(contentTypeOf({ headers: { 'content-type': 'application/x-ndjson' } }), 'application/x-ndjson');
+    assert.equal(contentTypeOf(both(['Server', 'x'])), undefined);
+  });
+});
