@@ -6,6 +6,7 @@ import { configSpec, loadConfig, startGateway } from './compose.js';
 import { ConfigError, describe } from './config/spec.js';
 import { CliError, moveDevMint, oneLine } from './cli/common.js';
 import { createLogger } from './log.js';
+import { tuneV8ForServing } from './v8-tuning.js';
 
 const HELP = `owlrun — a pay-per-prompt Cashu paywall in front of Ollama, vLLM, llama.cpp and OpenAI-compatible servers
 
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     process.stdout.write(HELP + describe(configSpec).join('\n') + '\n');
     return;
   }
+  tuneV8ForServing();
   const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const file = values.config ?? resolve(packageRoot, 'config', 'gateway.yaml');
   const config = loadConfig(file);
