@@ -25,9 +25,10 @@ const HELD_BYTES = 64 * 1024;
  * ending alone no longer pays a write of its own). `flush()` writes what is held at once
  * (shutdown). A crash loses at most the last ACCESS_LOG_FLUSH_MS of lines.
  *
- * Held lines MUST live outside the JS heap (copied into one Buffer as they come): held as
- * strings, 50 ms of lines under load outlived young-generation GCs — every scavenge copied them
- * again, then promoted them (measured: GC became the largest cost of a proxied request).
+ * Held lines MUST live outside the JS heap (copied into one Buffer as they come): held as a
+ * growing string, 50 ms of lines under load outlived young-generation GCs (each scavenge copied
+ * them, those held across two were promoted) and were flattened from a tree of pieces at every
+ * write.
  */
 export class AccessLog implements AccessSink {
   private readonly held = Buffer.allocUnsafe(HELD_BYTES);
