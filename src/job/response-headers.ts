@@ -33,12 +33,15 @@ export function contentTypeOf(backend: BackendHeaders): string | undefined {
 }
 
 /**
- * The backend's response headers as the client gets them, as a raw [name, value, …] list for
+ * The backend's response headers as the client gets them, as a [name, value, …] list for
  * writeHead: hop-by-hop removed, the gateway's `added` in place of any the backend sent under
  * the same name (any letter case), a stream's cache headers, a whole body's length.
+ * Each name MUST appear once (a header the backend repeated, e.g. Set-Cookie, is one name with
+ * its values as a list): a response that already has headers set (the Koa path) takes the
+ * list through setHeader, where a repeated name would replace the value before it.
  */
-export function responseHeaders(backend: BackendHeaders, added: Record<string, string>, streaming: boolean, length?: number): string[] {
-  const out: string[] = [];
+export function responseHeaders(backend: BackendHeaders, added: Record<string, string>, streaming: boolean, length?: number): (string | string[])[] {
+  const out: (string | string[])[] = [];
   const addedNames: string[] = [];
   for (const k in added) {
     const name = k.toLowerCase();
@@ -56,16 +59,25 @@ export function responseHeaders(backend: BackendHeaders, added: Record<string, s
   };
   const raw = backend.rawHeaders;
   if (raw !== undefined) {
+    const first = out.length;
+    const names: string[] = [];
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
-      if (keep(name)) out.push(name, raw[i + 1]!);
+      if (!keep(name)) continue;
+      const at = names.indexOf(name);
+      if (at === -1) {
+        names.push(name);
+        out.push(name, raw[i + 1]!);
+      } else {
+        const v = out[first + 2 * at + 1]!;
+        out[first + 2 * at + 1] = typeof v === 'string' ? [v, raw[i + 1]!] : [...v, raw[i + 1]!];
+      }
     }
   } else {
     for (const name in backend.headers) {
       const v = backend.headers[name];
       if (v === undefined || !keep(name)) continue;
-      if (typeof v === 'string') out.push(name, v);
-      else for (const one of v) out.push(name, one);
+      out.push(name, v);
     }
   }
   if (streaming) {

@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
-import type { IncomingHttpHeaders } from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { contentTypeOf, responseHeaders } from '../../../src/job/response-headers.js';
 
-/** A raw [name, value, …] list as a map of lines (name → values in order), for order-free comparison. */
-function lines(list: string[]): Map<string, string[]> {
+/** A [name, value, …] list as a map of lines (name → values in order), for order-free comparison; each name MUST be there once. */
+function lines(list: (string | string[])[]): Map<string, string[]> {
   assert.equal(list.length % 2, 0);
   const out = new Map<string, string[]>();
-  for (let i = 0; i < list.length; i += 2) out.set(list[i]!, [...(out.get(list[i]!) ?? []), list[i + 1]!]);
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i] as string;
+    assert.ok(!out.has(name), `${name} listed twice`);
+    const v = list[i + 1]!;
+    out.set(name, typeof v === 'string' ? [v] : v);
+  }
   return out;
 }
 
@@ -60,5 +66,33 @@ describe('response headers', () => {
     assert.equal(contentTypeOf(both(['Server', 'x', 'CONTENT-TYPE', 'text/event-stream', 'content-type', 'application/json'])), 'text/event-stream');
     assert.equal(contentTypeOf({ headers: { 'content-type': 'application/x-ndjson' } }), 'application/x-ndjson');
     assert.equal(contentTypeOf(both(['Server', 'x'])), undefined);
+  });
+});
+
+describe('response headers through writeHead', () => {
+  it('a repeated backend header reaches the client whole, also when the response already had headers set (the Koa path)', async () => {
+    const backend = both(['Content-Type', 'application/json', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+    const server = http.createServer((req, res) => {
+      if (req.url === '/koa') res.setHeader('X-Request-Id', 'set-before');
+      res.writeHead(200, responseHeaders(backend, { vary: 'Origin' }, false, 2));
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const path of ['/direct', '/koa']) {
+        const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+          http.get({ host: '127.0.0.1', port, path }, (res) => {
+            res.resume();
+            resolve(res.headers);
+          }).on('error', reject);
+        });
+        assert.deepEqual(headers['set-cookie'], ['a=1', 'b=2'], path);
+        assert.equal(headers['content-type'], 'application/json', path);
+        assert.equal(headers.vary, 'Origin', path);
+      }
+    } finally {
+      server.close();
+    }
   });
 });
