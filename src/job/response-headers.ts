@@ -4,6 +4,13 @@ import type { StreamFormat } from '../stream/event.js';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'trailer', 'upgrade', 'proxy-authenticate', 'te']);
 
 /**
+ * The only headers of an untrusted node's answer (a provider's node) the client receives: a
+ * stranger's node MUST NOT set cookies, redirects, security policies or anything else on the
+ * gateway's origin through the buyer's browser.
+ */
+const FROM_UNTRUSTED = new Set(['content-type']);
+
+/**
  * A backend response's headers: node's raw [name, value, …] list when it has one (an HTTP
  * response, whose header object is then never built: node makes it only when first read), else
  * its header object (a transport's response, an answer the gateway made).
@@ -35,12 +42,12 @@ export function contentTypeOf(backend: BackendHeaders): string | undefined {
 /**
  * The backend's response headers as the client gets them, as a [name, value, …] list for
  * writeHead: hop-by-hop removed, the gateway's `added` in place of any the backend sent under
- * the same name (any letter case), a stream's cache headers, a whole body's length.
- * Each name MUST appear once (a header the backend repeated, e.g. Set-Cookie, is one name with
+ * the same name (any letter case), a stream's cache headers, a whole body's length; from an
+ * `untrusted` node only FROM_UNTRUSTED. Each name MUST appear once (a header the backend repeated, e.g. Set-Cookie, is one name with
  * its values as a list): a response that already has headers set (the Koa path) takes the
  * list through setHeader, where a repeated name would replace the value before it.
  */
-export function responseHeaders(backend: BackendHeaders, added: Record<string, string>, streaming: boolean, length?: number): (string | string[])[] {
+export function responseHeaders(backend: BackendHeaders, added: Record<string, string>, streaming: boolean, length?: number, untrusted = false): (string | string[])[] {
   const out: (string | string[])[] = [];
   const addedNames: string[] = [];
   for (const k in added) {
@@ -51,7 +58,7 @@ export function responseHeaders(backend: BackendHeaders, added: Record<string, s
   }
   let cacheControl = false;
   const keep = (name: string): boolean => {
-    if (HOP_BY_HOP.has(name) || addedNames.includes(name)) return false;
+    if (HOP_BY_HOP.has(name) || addedNames.includes(name) || (untrusted && !FROM_UNTRUSTED.has(name))) return false;
     if (!streaming) return true;
     if (name === 'x-accel-buffering') return false;
     if (name === 'cache-control') cacheControl = true;

@@ -291,7 +291,7 @@ class JobRun {
   private async respondStream(upstream: Upstream, status: number): Promise<void> {
     const { job, res } = this;
     const up = upstream.response;
-    res.writeHead(status, responseHeaders(up, job.responseHeaders, true));
+    res.writeHead(status, responseHeaders(up, job.responseHeaders, true, undefined, job.node?.trustUsage === false));
     // The headers go out with the first bytes (one write), or alone once HEADERS_WAIT_MS passed
     // without any (a slow prefill): the client learns soon that its stream began, and the usual
     // stream pays no separate socket write for them (measured ~5% of a plain stream's CPU).
@@ -334,7 +334,7 @@ class JobRun {
     if (status >= 400) {
       // The backend's own error (bad request, context too long…): nothing was produced, nothing is charged.
       await this.settle('failed', false, false);
-      res.writeHead(status, responseHeaders(upstream.response, job.responseHeaders, false, body.length));
+      res.writeHead(status, responseHeaders(upstream.response, job.responseHeaders, false, body.length, job.node?.trustUsage === false));
       return void res.end(body);
     }
     const action = deps.runner.hasEventHandlers ? deps.runner.onStreamEvent(jsonBodyEvent(body), job) : PASS;
@@ -343,7 +343,7 @@ class JobRun {
     const settled = this.settle(gone ? 'client_gone' : 'ok', false, !gone);
     if (!Array.isArray(settled)) await settled;
     if (res.destroyed) return;
-    res.writeHead(status, responseHeaders(upstream.response, job.responseHeaders, false, out.length));
+    res.writeHead(status, responseHeaders(upstream.response, job.responseHeaders, false, out.length, job.node?.trustUsage === false));
     job.firstByteAt ??= performance.now();
     res.end(out);
   }

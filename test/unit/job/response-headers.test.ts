@@ -62,6 +62,17 @@ describe('response headers', () => {
     assert.deepEqual(added.get('x-accel-buffering'), ['no']);
   });
 
+  it('from an untrusted node (a provider\'s): only its Content-Type, never cookies, redirects or policies; the gateway\'s own still go', () => {
+    const node = both(['Content-Type', 'text/event-stream', 'Set-Cookie', 'session=evil', 'Location', 'https://evil.example/', 'Content-Security-Policy', "default-src *", 'Cache-Control', 'public, max-age=9999']);
+    for (const streaming of [false, true]) {
+      const out = lines(responseHeaders(node, { 'x-request-id': 'gw-id' }, streaming, 7, true));
+      assert.deepEqual([...out.keys()].sort(), streaming ? ['cache-control', 'content-type', 'x-accel-buffering', 'x-request-id'] : ['content-length', 'content-type', 'x-request-id']);
+      if (streaming) assert.deepEqual(out.get('cache-control'), ['no-cache']);
+    }
+    const trusted = lines(responseHeaders(node, {}, false, 7));
+    assert.deepEqual(trusted.get('set-cookie'), ['session=evil'], 'a configured backend\'s headers pass as before');
+  });
+
   it('the content type: the first one, in any letter case, from the raw list or the object', () => {
     assert.equal(contentTypeOf(both(['Server', 'x', 'CONTENT-TYPE', 'text/event-stream', 'content-type', 'application/json'])), 'text/event-stream');
     assert.equal(contentTypeOf({ headers: { 'content-type': 'application/x-ndjson' } }), 'application/x-ndjson');
