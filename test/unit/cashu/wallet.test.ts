@@ -383,9 +383,11 @@ describe('cashu/wallet with the dev mint', function () {
 
   it('prepareTake unblinds before the settle transaction and writes nothing; takeProofs then only stores the results', async () => {
     env = await setup();
-    // The background would store the results itself: it starts only after the test.
+    // The background would store the results itself: it starts only after the test. It also
+    // takes turns with the blinding pool's refill, so the pool is filled first.
     const gw = new GatewayWallet({ db: env.db, mints: [env.url], backgroundDelayMs: 600_000 });
     await gw.init();
+    await gw.whenIdle();
     try {
       const ins = await gw.inspect(await token(env, 100));
       await gw.claim('job-prep', ins);
