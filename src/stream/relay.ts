@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { ResponseBody } from '../http/response-body.js';
 import type { Upstream } from '../proxy/transport.js';
 import { StreamFrameError, type EventFramer, type EventParser, type StreamAction, type StreamEvent } from './event.js';
 
@@ -64,7 +65,7 @@ class OutputRun {
  * MUST hold: the client's stream always ends cleanly once the upstream ends, breaks, or is cut
  * (an SSE stream that lost its [DONE] gets one), `finish` runs exactly once, and its trailer
  * is the last thing written. A client that goes away aborts the upstream at once. Both
- * framings write the same bytes for passed events, in one write per upstream read.
+ * framings write the same bytes for passed events, in one socket write per upstream read.
  * Not built on pipeline(): the client's response must outlive a dying upstream and receive a
  * trailer produced after an asynchronous settlement.
  */
@@ -75,6 +76,7 @@ export function relayStream(upstream: Upstream, res: ServerResponse, framing: Re
   let ended = false;
   let terminalSeen = false;
   let delivered = false;
+  const body = new ResponseBody(res);
 
   return new Promise<void>((resolve) => {
     const resume = () => source.resume();
@@ -84,7 +86,7 @@ export function relayStream(upstream: Upstream, res: ServerResponse, framing: Re
         delivered = true;
         hooks.onFirstWrite?.();
       }
-      if (!res.write(buf) && !ended) {
+      if (!body.write(buf) && !ended) {
         source.pause();
         res.once('drain', resume);
       }
@@ -133,7 +135,7 @@ export function relayStream(upstream: Upstream, res: ServerResponse, framing: Re
           if (!res.destroyed && !res.writableEnded) {
             const tail = Buffer.concat([...closing, ...trailer]);
             if (tail.length > 0) delivered = true;
-            res.end(tail);
+            body.end(tail);
           }
           resolve();
         });
