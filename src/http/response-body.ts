@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CR = 0x0d;
 const LF = 0x0a;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /**
  * The body of a response, written piece by piece, each piece in ONE socket write.
@@ -40,16 +41,19 @@ export class ResponseBody {
 
 /** `data` as one chunk of chunked transfer encoding, followed by the last chunk when `last`. */
 function chunkOf(data: Buffer, last: boolean): Buffer {
-  const size = data.length.toString(16);
-  const start = size.length + 2;
-  const end = start + data.length;
+  const length = data.length;
+  let digits = 1;
+  for (let n = length; n >= 16; n = Math.floor(n / 16)) digits++;
+  const start = digits + 2;
+  const end = start + length;
   const out = Buffer.allocUnsafe(end + 2 + (last ? LAST_CHUNK.length : 0));
-  out.write(size, 0, 'latin1');
+  // The size in hex, written digit by digit (no string made per chunk).
+  for (let i = digits - 1, n = length; i >= 0; i--, n = Math.floor(n / 16)) out[i] = HEX_DIGITS[n % 16]!;
   out[start - 2] = CR;
   out[start - 1] = LF;
-  data.copy(out, start);
+  out.set(data, start);
   out[end] = CR;
   out[end + 1] = LF;
-  if (last) LAST_CHUNK.copy(out, end + 2);
+  if (last) out.set(LAST_CHUNK, end + 2);
   return out;
 }
