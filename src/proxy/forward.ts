@@ -27,6 +27,13 @@ const STRIPPED = new Set([
  */
 const FOR_UNTRUSTED = new Set(['content-type', 'accept']);
 
+/** The client's path for the node: an untrusted node gets it without the query string (the buyer's, not inference's). */
+function pathFor(node: BackendNode, url: string): string {
+  if (node.trustUsage) return url;
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 /** The connection to a node failed before any response byte arrived. */
 export class ConnectError extends Error {
   constructor(override readonly cause: Error) {
@@ -121,7 +128,7 @@ export class Forwarder {
     const d = this.destination(node.url);
     let settled = false;
     const out: ClientRequest = d.request(
-      { host: d.host, port: d.port, method: req.method, path: d.prefix + (req.url ?? '/'), headers, agent: pinnedAgent(node, !fresh) ?? (fresh ? d.fresh : d.pooled) },
+      { host: d.host, port: d.port, method: req.method, path: d.prefix + pathFor(node, req.url ?? '/'), headers, agent: pinnedAgent(node, !fresh) ?? (fresh ? d.fresh : d.pooled) },
       (response) => {
         settled = true;
         resolve({
