@@ -58,7 +58,7 @@ export function throughputDetails(name: string, unit: string, p: PairResult): st
   }
   const latency = (s: SideResult): string => fmt(median(s.latenciesMs), unit === 'stream' ? 1 : 2);
   out.push(
-    `${name}: gateway/direct per round ${p.rounds.map((r) => fmt(r.gateway.perSecond / r.direct.perSecond, 2)).join(', ')}`,
+    `${name}: gateway/direct per round ${perRound(p.rounds.map((r) => r.gateway.perSecond / r.direct.perSecond))}`,
     `${name}: p50 ${unit} duration direct ${latency(d)} ms, gateway ${latency(g)} ms; ${fmt(d.bytes / Math.max(1, ok(d)), 0)} bytes per ${unit}`,
     `${name}: one gateway core could carry ≈${fmt(ok(g) / g.cpu.gateway, 0)} ${unit}s/s (1 / CPU per ${unit}; ${fmt(ok(g) / g.cpu.gateway / d.perSecond, 2)}x the direct rate), less sensitive to other load than the measured rate; ` +
       `the simulator spends ${fmt((d.cpu.sim / ok(d)) * 1000, 3)} ms of CPU per ${unit}`,
@@ -69,10 +69,18 @@ export function throughputDetails(name: string, unit: string, p: PairResult): st
   const b = p.bare;
   if (b) {
     out.push(
-      `${name}: bare http-proxy ${fmt(b.perSecond)}/s (${p.all.bare?.failed ?? 0} failed), ${fmt((b.cpu.gateway / Math.max(1, ok(b))) * 1000, 3)} ms of its CPU per ${unit}; gateway/bare per round ${p.rounds.map((r) => (r.bare ? fmt(r.gateway.perSecond / r.bare.perSecond, 2) : '—')).join(', ')}`,
+      `${name}: bare http-proxy ${fmt(b.perSecond)}/s (${p.all.bare?.failed ?? 0} failed), ${fmt((b.cpu.gateway / Math.max(1, ok(b))) * 1000, 3)} ms of its CPU per ${unit}; gateway/bare per round ${perRound(p.rounds.flatMap((r) => (r.bare ? [r.gateway.perSecond / r.bare.perSecond] : [])))}`,
     );
   }
   return out;
+}
+
+/**
+ * Ratios of the rounds, then their median: a host's slow spell that falls on one side's window
+ * drags the summed rate of a whole run, the median of the rounds much less.
+ */
+function perRound(ratios: readonly number[]): string {
+  return `${ratios.map((x) => fmt(x, 2)).join(', ')}; median ${fmt(median(ratios), 2)}`;
 }
 
 /**
