@@ -8,6 +8,7 @@ import { BackendPool } from '../../../src/proxy/pool.js';
 import { createLogger } from '../../../src/log.js';
 import { TargetGuard, TargetRefused } from '../../../plugins/providers/targets.js';
 import { testConfig } from '../../helpers/gateway.js';
+import { throughForwarder } from '../../helpers/forwarding-front.js';
 
 /** A server on 127.0.0.1 that records the Host header of every request. */
 async function recorder(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -55,20 +56,11 @@ describe('pinned nodes: the gateway connects only to the addresses it checked', 
     const backend = await recorder((_req, res) => res.end('ok'));
     const forwarder = new Forwarder();
     const target = node(`http://rebound.invalid:${backend.port}`, ['127.0.0.1']);
-    const front = http.createServer((req, res) => {
-      forwarder.send(target, req, res, forwarder.outgoingHeaders(req.headers, target, 2), Buffer.from('{}')).then(
-        (up) => up.response.pipe(res),
-        (err: Error) => res.writeHead(502).end(err.message),
-      );
-    });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     try {
-      const res = await fetch(`http://127.0.0.1:${(front.address() as AddressInfo).port}/v1/chat/completions`, { method: 'POST', body: '{}' });
-      assert.equal(await res.text(), 'ok');
+      assert.equal(await throughForwarder(forwarder, target, '/v1/chat/completions'), 'ok');
       assert.deepEqual(backend.hosts, [`rebound.invalid:${backend.port}`]);
     } finally {
       forwarder.close();
-      await new Promise<void>((r) => front.close(() => r()));
       await backend.close();
     }
   });

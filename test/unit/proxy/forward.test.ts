@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Forwarder } from '../../../src/proxy/forward.js';
 import { BackendNode } from '../../../src/proxy/node.js';
+import { throughForwarder } from '../../helpers/forwarding-front.js';
 
 interface Seen {
   url: string;
@@ -21,23 +22,6 @@ async function recordingNode(): Promise<{ seen: Seen[]; url: string; close(): Pr
   return { seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/base`, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-/** Sends one client request through the forwarder to `node` and returns the node's answer text. */
-async function through(forwarder: Forwarder, node: BackendNode, pathAndQuery: string, headers: Record<string, string>): Promise<string> {
-  const front = http.createServer((req, res) => {
-    forwarder.send(node, req, res, forwarder.outgoingHeaders(req.headers, node, 2), Buffer.from('{}')).then(
-      (up) => up.response.pipe(res),
-      (err: Error) => res.writeHead(502).end(err.message),
-    );
-  });
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-  try {
-    const res = await fetch(`http://127.0.0.1:${(front.address() as AddressInfo).port}${pathAndQuery}`, { method: 'POST', body: '{}', headers });
-    return await res.text();
-  } finally {
-    await new Promise<void>((r) => front.close(() => r()));
-  }
-}
-
 describe('Forwarder: what a node is sent', () => {
   const clientHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', cookie: 'session=s', 'x-cashu': 'cashuBxyz', authorization: 'Bearer buyer', 'user-agent': 'agent/1' };
 
@@ -46,7 +30,7 @@ describe('Forwarder: what a node is sent', () => {
     const forwarder = new Forwarder();
     const provider = new BackendNode({ id: 'p/n', kind: 'openai', url: backend.url, models: [], maxConcurrent: 4, source: 'registered' });
     try {
-      assert.equal(await through(forwarder, provider, '/v1/chat/completions?api_key=buyer-secret&x=1', clientHeaders), 'ok');
+      assert.equal(await throughForwarder(forwarder, provider, '/v1/chat/completions?api_key=buyer-secret&x=1', clientHeaders), 'ok');
       assert.equal(backend.seen[0]!.url, '/base/v1/chat/completions');
       const names = Object.keys(backend.seen[0]!.headers).sort();
       assert.deepEqual(names, ['accept', 'connection', 'content-length', 'content-type', 'host']);
@@ -61,7 +45,7 @@ describe('Forwarder: what a node is sent', () => {
     const forwarder = new Forwarder();
     const own = new BackendNode({ id: 'own', kind: 'openai', url: backend.url, models: [], maxConcurrent: 4, source: 'config' });
     try {
-      assert.equal(await through(forwarder, own, '/v1/chat/completions?x=1', clientHeaders), 'ok');
+      assert.equal(await throughForwarder(forwarder, own, '/v1/chat/completions?x=1', clientHeaders), 'ok');
       assert.equal(backend.seen[0]!.url, '/base/v1/chat/completions?x=1');
       assert.equal(backend.seen[0]!.headers['user-agent'], 'agent/1');
       assert.equal(backend.seen[0]!.headers['x-cashu'], undefined);
