@@ -10,6 +10,8 @@ type Request = ParentMsg extends infer M ? (M extends { id: number } ? Omit<M, '
 export interface ChildOptions {
   /** taskset CPU list ("1", "0,1"); undefined = not pinned. */
   cpus?: string;
+  /** A command the child runs under, e.g. ['valgrind', '--tool=callgrind'] (after taskset). */
+  wrapper?: string[];
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
   /** Seconds to wait for 'ready'. */
@@ -58,10 +60,10 @@ export class ChildProc {
     if (opts.jsRoot !== undefined) nodeArgs.push(join(opts.jsRoot, 'bench', script.replace(/\.ts$/, '.js')));
     else nodeArgs.push('--import', import.meta.resolve('tsx'), fileURLToPath(new URL(`../${script}`, import.meta.url)));
     nodeArgs.push(JSON.stringify(arg));
-    const [cmd, args] = opts.cpus !== undefined ? ['taskset', ['-c', opts.cpus, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const [cmd, ...args] = [...(opts.cpus !== undefined ? ['taskset', '-c', opts.cpus] : []), ...(opts.wrapper ?? []), process.execPath, ...nodeArgs];
     // The child's stdout (its URL line, gateway logs with --log-level) goes to our stderr: our
     // stdout carries only the report.
-    const proc = spawn(cmd, args as string[], { stdio: ['ignore', 2, 2, 'ipc'] });
+    const proc = spawn(cmd!, args, { stdio: ['ignore', 2, 2, 'ipc'] });
     const ready = await new Promise<Extract<ChildMsg, { type: 'ready' }>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name}: not ready after ${opts.startTimeoutS ?? 30} s`)), (opts.startTimeoutS ?? 30) * 1000);
       proc.on('message', (raw) => {

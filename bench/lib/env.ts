@@ -104,7 +104,7 @@ export function startGateway(
   name: string,
   backend: { kind: SimKind; url: string; model: string },
   partial: Record<string, unknown>,
-  o: { cpus?: string; nodeArgs?: string[]; jsRoot?: string; maxConcurrent?: number | 'default' },
+  o: { cpus?: string; nodeArgs?: string[]; jsRoot?: string; maxConcurrent?: number | 'default'; wrapper?: string[]; startTimeoutS?: number },
 ): Promise<ChildProc> {
   // By default maxConcurrent far above the client's concurrency: overhead, not queueing.
   const cap = o.maxConcurrent ?? 4096;
@@ -112,7 +112,7 @@ export function startGateway(
     ...partial,
     backends: [{ id: 'sim', kind: backend.kind, url: backend.url, models: [backend.model], ...(cap === 'default' ? {} : { maxConcurrent: cap }) }],
   };
-  return ChildProc.start(name, 'gateway-process.ts', config, { cpus: o.cpus, nodeArgs: o.nodeArgs, jsRoot: o.jsRoot });
+  return ChildProc.start(name, 'gateway-process.ts', config, { cpus: o.cpus, nodeArgs: o.nodeArgs, jsRoot: o.jsRoot, wrapper: o.wrapper, startTimeoutS: o.startTimeoutS });
 }
 
 /** The simulator, the gateway and a bare http-proxy, both proxies pinned to the gateway's CPU. */
