@@ -110,7 +110,7 @@ if (opts.before) sides.push({ label: 'gateway before', start: () => startGateway
 
 /** Per run: instructions per request of each side (same order as `sides`). */
 const perRequest: number[][] = [];
-/** Requests that failed, per side, over all runs (a bare proxy has no retry: a pooled socket the simulator closed while idle fails a request). */
+/** Requests that failed, per side, over all runs (the bare proxy has no retry: any connection failure fails its request). */
 const failures = sides.map(() => 0);
 try {
   for (let run = 1; run <= runs; run++) {
